@@ -1,0 +1,293 @@
+"""Durable local store: one JSON file per session, crash-safe and safe across processes.
+
+Layout of the directory (compatible with the seed's ``FsPersistence``)::
+
+    <id>.json                         one session (the seed's name)
+    .<id>.json.<random>.tmp           a write in progress (never listed as a session)
+    .sessionstore-locks/<nn>.lock     256 striped lock files, never deleted
+
+A write holds the flock of its session's stripe while it writes a uniquely named
+temp file, fsyncs it, renames it over ``<id>.json`` and fsyncs the directory: once
+``save`` returns the snapshot survives a crash or power loss, and two writers of
+one session can never interleave. Loads take no lock: rename is atomic, so a
+reader sees the old file or the new one, never a torn one. A temp file exists
+only while its writer holds the stripe lock, so anyone holding that lock may
+delete temp files left by a crashed writer (:meth:`FsPersistence.sweep`, also run
+once per store before its first write).
+
+POSIX only (``fcntl.flock``); a local filesystem, not NFS. Ids differing only in
+letter case collide on case-insensitive filesystems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import threading
+import zlib
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sessionstore.codec import version_of
+from sessionstore.contract import (
+    DEFAULT_MAX_BYTES,
+    SessionPersistence,
+    StoredObject,
+    check_expected,
+)
+from sessionstore.errors import (
+    AccessDenied,
+    BackendError,
+    InvalidStoreUrl,
+    SnapshotTooLarge,
+    StoreNotFound,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Generator, Iterator
+
+    from sessionstore.contract import ExpectedVersion, RemoveExpected
+    from sessionstore.registry import StoreUrl
+
+__all__ = ["FsPersistence"]
+
+_SUFFIX = ".json"
+_TMP_SUFFIX = ".tmp"
+_LOCK_DIR = ".sessionstore-locks"
+_STRIPES = 256
+_LIST_BATCH = 512
+
+
+class FsPersistence(SessionPersistence):
+    """Sessions as ``<directory>/<id>.json``; see the module docstring for the guarantees."""
+
+    scheme = "file"
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        create: bool = True,
+        max_workers: int = 16,
+    ) -> None:
+        super().__init__(max_bytes=max_bytes, max_workers=max_workers)
+        self.directory = Path(directory)
+        self._create = create
+        self._swept = False
+        self._sweep_lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: StoreUrl, **options: Any) -> FsPersistence:
+        """``file:///absolute/dir`` or ``file://relative/dir``."""
+        directory = url.netloc + url.path if url.netloc else url.path
+        if not directory or url.query:
+            raise InvalidStoreUrl(f"file:// needs a directory and takes no query: {url.raw!r}")
+        return cls(directory, **options)
+
+    def __repr__(self) -> str:
+        return f"FsPersistence({str(self.directory)!r})"
+
+    # ----------------------------------------------------------- primitives
+
+    async def _read(self, session_id: str) -> StoredObject | None:
+        return await self._run_sync(self._read_sync, session_id)
+
+    async def _write(
+        self, session_id: str, body: bytes, write_id: str, expected: ExpectedVersion
+    ) -> str:
+        return await self._run_sync(self._write_sync, session_id, body, expected)
+
+    async def _remove(self, session_id: str, expected: RemoveExpected) -> None:
+        await self._run_sync(self._remove_sync, session_id, expected)
+
+    async def _list(self, prefix: str) -> AsyncIterator[str]:
+        names = self._iter_names(prefix)
+        try:
+            while True:
+                batch = await self._run_sync(_take, names, _LIST_BATCH)
+                for name in batch:
+                    yield name
+                if len(batch) < _LIST_BATCH:
+                    return
+        finally:
+            names.close()  # closes the directory handle if the caller stops early
+
+    # ------------------------------------------------------------ sync work
+
+    def _path(self, session_id: str) -> Path:
+        return self.directory / f"{session_id}{_SUFFIX}"
+
+    def _read_sync(self, session_id: str) -> StoredObject | None:
+        with self._translate_errors():
+            try:
+                with open(self._path(session_id), "rb") as file:
+                    size = os.fstat(file.fileno()).st_size
+                    if size > self.max_bytes:
+                        raise SnapshotTooLarge(session_id, size, self.max_bytes)
+                    body = file.read()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+        return StoredObject(body, version_of(body))
+
+    def _current_version(self, session_id: str) -> str | None:
+        try:
+            body = self._path(session_id).read_bytes()
+        except FileNotFoundError:
+            return None
+        return version_of(body)
+
+    def _write_sync(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
+        with self._translate_errors():
+            self._ensure_directory()
+            self._sweep_once()
+            with self._locked(session_id):
+                check_expected(session_id, self._current_version(session_id), expected)
+                tmp = self.directory / f".{session_id}{_SUFFIX}.{secrets.token_hex(6)}{_TMP_SUFFIX}"
+                try:
+                    _write_durably(tmp, body)
+                    os.replace(tmp, self._path(session_id))
+                except BaseException:
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+                    raise
+                _fsync_directory(self.directory)
+        return version_of(body)
+
+    def _remove_sync(self, session_id: str, expected: RemoveExpected) -> None:
+        with self._translate_errors():
+            if not self.directory.is_dir():
+                check_expected(session_id, None, expected)
+                return
+            with self._locked(session_id):
+                check_expected(session_id, self._current_version(session_id), expected)
+                try:
+                    self._path(session_id).unlink()
+                except FileNotFoundError:
+                    return
+                _fsync_directory(self.directory)
+
+    def _iter_names(self, prefix: str) -> Generator[str, None, None]:
+        try:
+            entries = os.scandir(self.directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(_SUFFIX) and name.startswith(prefix):
+                    yield name[: -len(_SUFFIX)]
+
+    # --------------------------------------------------------------- sweep
+
+    def sweep(self) -> int:
+        """Delete temp files left by crashed writers; return how many were removed.
+
+        Safe while other processes write: a temp file is only removed under the
+        lock its writer would hold, so a live writer's file is never touched.
+        """
+        by_session: dict[str, list[str]] = defaultdict(list)
+        try:
+            entries = os.scandir(self.directory)
+        except FileNotFoundError:
+            return 0
+        with entries:
+            for entry in entries:
+                session_id = _temp_owner(entry.name)
+                if session_id is not None:
+                    by_session[session_id].append(entry.name)
+        removed = 0
+        for session_id, names in by_session.items():
+            with self._locked(session_id):
+                for name in names:
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.directory / name).unlink()
+                        removed += 1
+        return removed
+
+    def _sweep_once(self) -> None:
+        if self._swept:
+            return
+        with self._sweep_lock:
+            if not self._swept:
+                self.sweep()
+                self._swept = True
+
+    # -------------------------------------------------------------- helpers
+
+    def _ensure_directory(self) -> None:
+        if self.directory.is_dir():
+            return
+        if not self._create:
+            raise StoreNotFound(f"directory {str(self.directory)!r} does not exist")
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _locked(self, session_id: str) -> Iterator[None]:
+        lock_dir = self.directory / _LOCK_DIR
+        stripe = zlib.crc32(session_id.encode()) % _STRIPES
+        path = lock_dir / f"{stripe:02x}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            lock_dir.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    @contextlib.contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except PermissionError as exc:
+            raise AccessDenied(f"{self.directory}: {exc.strerror} ({exc.filename})") from exc
+        except OSError as exc:
+            raise BackendError(f"{self.directory}: {exc}") from exc
+
+
+def _write_durably(path: Path, body: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(body)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems cannot fsync a directory; nothing to make durable
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _temp_owner(name: str) -> str | None:
+    """The session id a temp file name belongs to, or None if it is not one of ours."""
+    if not (name.startswith(".") and name.endswith(_TMP_SUFFIX)):
+        return None
+    stem = name[1 : -len(_TMP_SUFFIX)]  # <id>.json.<random>
+    session_id, sep, _ = stem.rpartition(_SUFFIX + ".")
+    return session_id if sep and session_id else None
+
+
+def _take(names: Iterator[str], count: int) -> list[str]:
+    batch: list[str] = []
+    for name in names:
+        batch.append(name)
+        if len(batch) == count:
+            break
+    return batch
