@@ -269,6 +269,8 @@ class SessionPersistence(abc.ABC):
         stored = await self._read(session_id)
         if stored is None:
             return None
+        if len(stored.body) > self.max_bytes:  # backends that can, refuse before downloading
+            raise SnapshotTooLarge(session_id, len(stored.body), self.max_bytes)
         decoded = codec.decode(session_id, stored.body)
         return Entry(decoded.snapshot, stored.version, decoded.meta)
 

@@ -179,7 +179,7 @@ class FsPersistence(SessionPersistence):
         with entries:
             for entry in entries:
                 name = entry.name
-                if name.endswith(_SUFFIX) and name.startswith(prefix):
+                if name.endswith(_SUFFIX) and name.startswith(prefix) and entry.is_file():
                     yield name[: -len(_SUFFIX)]
 
     # --------------------------------------------------------------- sweep

@@ -1,0 +1,9 @@
+"""``python -m sessionstore.cli``."""
+
+from __future__ import annotations
+
+import sys
+
+from sessionstore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The project's one test command (README Quickstart, and .ci/run):
+# set up .venv, then lint, strict type-check, Terraform checks and the whole pytest suite.
+# Needs only python3 with venv/pip and the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+step() { printf '\n== %s\n' "$*"; }
+
+step "environment (.venv)"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
+
+step "lint (ruff)"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
+step "types (mypy --strict)"
+# mypy cannot follow setuptools' package-dir mapping (core/ -> sessionstore,
+# adapters/ -> sessionstore.adapters), so give it the package as installed.
+rm -rf .typecheck && mkdir -p .typecheck/sessionstore
+for path in core/*; do ln -s "../../$path" ".typecheck/sessionstore/$(basename "$path")"; done
+ln -s ../../adapters .typecheck/sessionstore/adapters
+MYPYPATH=.typecheck:tests .venv/bin/mypy -p sessionstore
+MYPYPATH=.typecheck:tests .venv/bin/mypy --explicit-package-bases tests $( [ -d benchmarks ] && echo benchmarks )
+
+if [ -f scripts/check_terraform.sh ]; then
+  step "terraform (fmt, validate, test, checkov; offline)"
+  bash scripts/check_terraform.sh
+fi
+
+step "tests (pytest)"
+.venv/bin/python -m pytest "$@"

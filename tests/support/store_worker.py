@@ -1,0 +1,69 @@
+"""A separate process that works on a store, for multi-process and crash tests.
+
+Run as ``python -m support.store_worker MODE URL SESSION ...`` (``tests`` on
+``sys.path``). Every acknowledged operation is printed and flushed *after* it
+returned, so the parent knows exactly what was acknowledged before a kill.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sessionstore import ConflictError, SessionSnapshot, open_store
+from sessionstore.testing import make_snapshot
+
+
+def save_loop(url: str, session_id: str, writer: str, count: int, padding: int) -> None:
+    """Unconditional saves of turns 1..count; prints ``ack <turn>`` after each."""
+    store = open_store(url).blocking
+    for turn in range(1, count + 1):
+        store.save(session_id, make_snapshot(turn, writer=writer, padding=padding))
+        print(f"ack {turn}", flush=True)
+
+
+def update_counter(url: str, session_id: str, count: int) -> None:
+    """``count`` increments through ``update``; prints ``done``."""
+    store = open_store(url).blocking
+
+    def increment(current: SessionSnapshot | None) -> SessionSnapshot:
+        if current is None:
+            return SessionSnapshot(phase="counting", turn_count=1)
+        return current.model_copy(update={"turn_count": current.turn_count + 1})
+
+    for _ in range(count):
+        store.update(session_id, increment, max_attempts=100_000)
+    print("done", flush=True)
+
+
+def cas_counter(url: str, session_id: str, count: int) -> None:
+    """``count`` increments by a hand-written load / conditional-save loop."""
+    store = open_store(url).blocking
+    done = conflicts = 0
+    while done < count:
+        current = store.load_versioned(session_id)
+        assert current is not None
+        bumped = current.snapshot.model_copy(update={"turn_count": current.snapshot.turn_count + 1})
+        try:
+            store.save(session_id, bumped, expected_version=current.version)
+        except ConflictError:
+            conflicts += 1
+            continue
+        done += 1
+    print(f"done {conflicts}", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    mode, url, session_id, *rest = argv
+    if mode == "save-loop":
+        writer, count, padding = rest
+        save_loop(url, session_id, writer, int(count), int(padding))
+    elif mode == "update-counter":
+        update_counter(url, session_id, int(rest[0]))
+    elif mode == "cas-counter":
+        cas_counter(url, session_id, int(rest[0]))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
