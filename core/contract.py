@@ -283,7 +283,6 @@ class SessionPersistence(abc.ABC):
     ) -> str:
         write_id = codec.new_write_id()
         meta = codec.StoreMeta(
-            v=codec.FORMAT,
             write_id=write_id,
             owner=ownership.owner,
             epoch=ownership.epoch,

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["BlockingSessionLease", "SessionLease", "acquire"]
 
 _ACQUIRE_ATTEMPTS = 8
+MAX_OWNER_LENGTH = 256
 
 
 async def acquire(
@@ -54,8 +55,8 @@ async def acquire(
 ) -> SessionLease:
     """Take ownership of ``session_id`` for ``owner``; see the module docstring."""
     validate_session_id(session_id)
-    if not isinstance(owner, str) or not owner:
-        raise ValueError("owner must be a non-empty string")
+    if not isinstance(owner, str) or not 0 < len(owner) <= MAX_OWNER_LENGTH:
+        raise ValueError(f"owner must be a string of 1 to {MAX_OWNER_LENGTH} characters")
     if stale_after is not None and stale_after < 0:
         raise ValueError("stale_after must not be negative")
     for attempt in range(_ACQUIRE_ATTEMPTS):

@@ -79,7 +79,7 @@ def test_utc_now_is_iso_8601_utc() -> None:
 
 def test_encode_puts_metadata_first_and_decode_inverts_it() -> None:
     snapshot = SessionSnapshot(phase="p", state={"k": [1, {"x": None}]}, turn_count=2)
-    meta = StoreMeta(v=1, write_id=new_write_id(), owner="o", epoch=3, held=True)
+    meta = StoreMeta(write_id=new_write_id(), owner="o", epoch=3, held=True, written_at=5.5)
     body = encode(snapshot, meta)
     assert body.startswith(b'{"_sessionstore":{"v":1,"write_id":"')
     decoded = decode("s", body)
@@ -106,3 +106,28 @@ def test_decode_error_names_the_session_and_hides_the_parser() -> None:
 
 def test_write_ids_are_unique() -> None:
     assert len({new_write_id() for _ in range(10_000)}) == 10_000
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        b'"not an object"',
+        b'{"v": 2, "write_id": "x"}',
+        b'{"v": 1}',
+        b'{"v": 1, "write_id": "x", "epoch": -1}',
+        b'{"v": 1, "write_id": "x", "held": "yes"}',
+        b'{"v": 1, "write_id": "x", "owner": 5}',
+        b"{broken",
+    ],
+)
+def test_malformed_metadata_is_a_corrupt_snapshot(meta: bytes) -> None:
+    body = b'{"_sessionstore":' + meta + b',"state":{},"phase":"x","turn_count":0,'
+    body += b'"transcript_summary":"","saved_at":"t"}'
+    with pytest.raises(CorruptSnapshot, match="s-1"):
+        decode("s-1", body)
+
+
+def test_metadata_with_a_long_unicode_owner_round_trips() -> None:
+    meta = StoreMeta(write_id=new_write_id(), owner="région-ü" * 32, epoch=1, held=True)
+    body = encode(SessionSnapshot(phase="p", state={"k": "€" * 5000}), meta)
+    assert decode("s", body).meta == meta

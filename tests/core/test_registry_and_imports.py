@@ -71,3 +71,13 @@ def test_import_loads_no_cloud_sdk_or_cli_framework() -> None:
     heavy = ("boto3", "botocore", "google", "click", "typer", "rich", "sessionstore.cli")
     assert [m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)] == []
     assert "sessionstore.adapters.s3" not in modules
+
+
+def test_every_public_name_resolves_lazily() -> None:
+    import sessionstore
+
+    assert sorted(sessionstore.__all__) == sorted(sessionstore._LOCATIONS)
+    for name in sessionstore.__all__:
+        assert getattr(sessionstore, name) is not None
+    with pytest.raises(AttributeError):
+        _ = sessionstore.no_such_name
