@@ -62,7 +62,7 @@ async def acquire(
     for attempt in range(_ACQUIRE_ATTEMPTS):
         entry = await store._load_entry(session_id)
         if entry is None:
-            return SessionLease(store, session_id, owner, epoch=1, version=None, snapshot=None)
+            return SessionLease(store, session_id, owner, 1, None, None, previous_version=None)
         meta = entry.meta
         now = store.clock()
         if meta is not None and meta.held and meta.owner != owner and not force:
@@ -81,7 +81,9 @@ async def acquire(
             # Someone wrote between our read and our write: look again.
             await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
             continue
-        return SessionLease(store, session_id, owner, epoch, version, entry.snapshot)
+        return SessionLease(
+            store, session_id, owner, epoch, version, entry.snapshot, previous_version=entry.version
+        )
     raise ConflictError(
         session_id, f"acquire gave up after {_ACQUIRE_ATTEMPTS} conflicting attempts"
     )
@@ -91,7 +93,8 @@ class SessionLease:
     """Ownership of one session at one fencing epoch.
 
     ``version`` is the version the lease last wrote or read (None: the session
-    did not exist when acquired, so the first save is create-only).
+    did not exist when acquired, so the first save is create-only);
+    ``previous_version`` is the version the acquire replaced (None if none).
     """
 
     def __init__(
@@ -102,8 +105,11 @@ class SessionLease:
         epoch: int,
         version: str | None,
         snapshot: SessionSnapshot | None,
+        *,
+        previous_version: str | None,
     ) -> None:
         self.store = store
+        self.previous_version = previous_version
         self.session_id = session_id
         self.owner = owner
         self.epoch = epoch
@@ -203,6 +209,10 @@ class BlockingSessionLease:
     @property
     def version(self) -> str | None:
         return self.lease.version
+
+    @property
+    def previous_version(self) -> str | None:
+        return self.lease.previous_version
 
     def load(self) -> SessionSnapshot | None:
         return run_blocking(self.lease.load())
