@@ -11,7 +11,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "environment (.venv)"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev,bench]'
 
 step "lint (ruff)"
 .venv/bin/ruff check .
