@@ -79,11 +79,18 @@ class BlockingSessionPersistence:
         *,
         force: bool = False,
         stale_after: float | None = None,
+        max_attempts: int = 10,
     ) -> BlockingSessionLease:
         from sessionstore.ownership import BlockingSessionLease
 
         lease = run_blocking(
-            self.store.acquire(session_id, owner, force=force, stale_after=stale_after)
+            self.store.acquire(
+                session_id,
+                owner,
+                force=force,
+                stale_after=stale_after,
+                max_attempts=max_attempts,
+            )
         )
         return BlockingSessionLease(lease)
 

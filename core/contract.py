@@ -209,7 +209,7 @@ class SessionPersistence(abc.ABC):
                 version = await self._put(session_id, new, expected, keep)
             except ConflictError:
                 if attempt + 1 < max_attempts:
-                    await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+                    await contention_backoff(attempt)
                 continue
             return VersionedSnapshot(new, version)
         raise ConflictError(session_id, f"update gave up after {max_attempts} conflicting attempts")
@@ -231,11 +231,19 @@ class SessionPersistence(abc.ABC):
         *,
         force: bool = False,
         stale_after: float | None = None,
+        max_attempts: int = 10,
     ) -> SessionLease:
         """Take ownership of a session with a fencing epoch; see :mod:`sessionstore.ownership`."""
         from sessionstore.ownership import acquire
 
-        return await acquire(self, session_id, owner, force=force, stale_after=stale_after)
+        return await acquire(
+            self,
+            session_id,
+            owner,
+            force=force,
+            stale_after=stale_after,
+            max_attempts=max_attempts,
+        )
 
     @property
     def blocking(self) -> BlockingSessionPersistence:
@@ -342,6 +350,11 @@ class SessionPersistence(abc.ABC):
 
     async def _close(self) -> None:  # noqa: B027  # optional hook, not abstract
         """Release backend resources."""
+
+
+async def contention_backoff(attempt: int) -> None:
+    """Full-jitter exponential backoff after losing a compare-and-swap race."""
+    await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
 
 
 def check_expected(session_id: str, current: str | None, expected: ExpectedVersion) -> None:

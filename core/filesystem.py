@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from sessionstore.codec import version_of
 from sessionstore.contract import (
+    ANY_VERSION,
     DEFAULT_MAX_BYTES,
     SessionPersistence,
     StoredObject,
@@ -146,7 +147,8 @@ class FsPersistence(SessionPersistence):
             self._ensure_directory()
             self._sweep_once()
             with self._locked(session_id):
-                check_expected(session_id, self._current_version(session_id), expected)
+                if expected is not ANY_VERSION:
+                    check_expected(session_id, self._current_version(session_id), expected)
                 tmp = self.directory / f".{session_id}{_SUFFIX}.{secrets.token_hex(6)}{_TMP_SUFFIX}"
                 try:
                     _write_durably(tmp, body)
@@ -164,7 +166,8 @@ class FsPersistence(SessionPersistence):
                 check_expected(session_id, None, expected)
                 return
             with self._locked(session_id):
-                check_expected(session_id, self._current_version(session_id), expected)
+                if expected is not ANY_VERSION:
+                    check_expected(session_id, self._current_version(session_id), expected)
                 try:
                     self._path(session_id).unlink()
                 except FileNotFoundError:

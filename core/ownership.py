@@ -15,6 +15,10 @@ Protocol (every step is one conditional write, so it runs on every store):
 3. A lost response on a lease write is resolved by the write-id rule (ours
    means success), never guessed.
 
+An owner may re-acquire a session it holds without ``force`` (a restarted
+instance under the same name); that bumps the epoch and fences its old
+incarnation like any other acquire.
+
 Clocks never decide safety: ``stale_after`` only decides when a silent holder
 may be replaced without ``force``. Fencing is by conditional writes alone, so
 two owners can never both succeed, however skewed their clocks.
@@ -22,12 +26,10 @@ two owners can never both succeed, however skewed their clocks.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from typing import TYPE_CHECKING
 
 from sessionstore._loop import run_blocking
-from sessionstore.contract import Entry, Ownership
+from sessionstore.contract import Entry, Ownership, contention_backoff
 from sessionstore.errors import ConflictError, FencedError, SessionBusy
 from sessionstore.ids import validate_session_id
 
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BlockingSessionLease", "SessionLease", "acquire"]
 
-_ACQUIRE_ATTEMPTS = 8
 MAX_OWNER_LENGTH = 256
 
 
@@ -52,14 +53,19 @@ async def acquire(
     *,
     force: bool = False,
     stale_after: float | None = None,
+    max_attempts: int = 10,
 ) -> SessionLease:
-    """Take ownership of ``session_id`` for ``owner``; see the module docstring."""
+    """Take ownership of ``session_id`` for ``owner``; see the module docstring.
+
+    A conflicting write between our read and our write makes us look again, up
+    to ``max_attempts`` times with jittered backoff; then :class:`ConflictError`.
+    """
     validate_session_id(session_id)
     if not isinstance(owner, str) or not 0 < len(owner) <= MAX_OWNER_LENGTH:
         raise ValueError(f"owner must be a string of 1 to {MAX_OWNER_LENGTH} characters")
     if stale_after is not None and stale_after < 0:
         raise ValueError("stale_after must not be negative")
-    for attempt in range(_ACQUIRE_ATTEMPTS):
+    for attempt in range(max_attempts):
         entry = await store._load_entry(session_id)
         if entry is None:
             return SessionLease(store, session_id, owner, 1, None, None, previous_version=None)
@@ -79,14 +85,13 @@ async def acquire(
             )
         except ConflictError:
             # Someone wrote between our read and our write: look again.
-            await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+            if attempt + 1 < max_attempts:
+                await contention_backoff(attempt)
             continue
         return SessionLease(
             store, session_id, owner, epoch, version, entry.snapshot, previous_version=entry.version
         )
-    raise ConflictError(
-        session_id, f"acquire gave up after {_ACQUIRE_ATTEMPTS} conflicting attempts"
-    )
+    raise ConflictError(session_id, f"acquire gave up after {max_attempts} conflicting attempts")
 
 
 class SessionLease:
