@@ -1,0 +1,116 @@
+"""The one place where Cloud Storage, google-auth and network exceptions become sessionstore errors.
+
+Every message names the operation, bucket and object (or listing prefix), and
+every translated error chains the original (the caller raises ``... from exc``).
+"""
+
+from __future__ import annotations
+
+import http.client
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import requests
+import urllib3
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+
+from sessionstore.adapters._gcs_http import BadResponse, ChecksumMismatch, mentions_missing_bucket
+from sessionstore.adapters._gcs_retry import transient
+from sessionstore.errors import (
+    AccessDenied,
+    BackendError,
+    BackendUnavailable,
+    ConflictError,
+    OutcomeUnknown,
+    StoreNotFound,
+)
+
+if TYPE_CHECKING:
+    from sessionstore.adapters._gcs_retry import Attempts
+
+__all__ = ["TRANSLATABLE", "Where", "delete_failure", "translate", "write_failure"]
+
+#: What the adapter's calls may raise that must never reach a caller as is.
+TRANSLATABLE: tuple[type[Exception], ...] = (
+    api_exceptions.GoogleAPIError,
+    auth_exceptions.GoogleAuthError,
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+    ChecksumMismatch,
+    BadResponse,
+)
+
+
+@dataclass(frozen=True)
+class Where:
+    """What was being done, for messages: ``save of gs://bucket/prefix/id.json``."""
+
+    op: str
+    bucket: str
+    name: str
+    session_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.op} of gs://{self.bucket}/{self.name}"
+
+
+def translate(exc: Exception, where: Where, attempts: Attempts) -> BackendError:
+    """The error-tree exception for a failure that is not a conflict or an unknown outcome."""
+    detail = f"{where}: {_describe(exc)}{_after(attempts)}"
+    if isinstance(exc, api_exceptions.NotFound):
+        return StoreNotFound(f"bucket {where.bucket!r} does not exist ({detail})")
+    if isinstance(exc, (api_exceptions.Unauthorized, api_exceptions.Forbidden)):
+        return AccessDenied(f"access denied for {detail}")
+    if isinstance(exc, auth_exceptions.GoogleAuthError) and not isinstance(
+        exc, auth_exceptions.TransportError
+    ):
+        return AccessDenied(f"credentials failed for {detail}")
+    if isinstance(exc, ChecksumMismatch):
+        return BackendError(f"corrupted in transit on every attempt: {detail}")
+    if transient(exc):
+        return BackendUnavailable(f"GCS unavailable for {detail}")
+    return BackendError(f"GCS failed {detail}")
+
+
+def write_failure(exc: Exception, where: Where, attempts: Attempts) -> Exception:
+    """What a failed upload means: unknown outcome, conflict, or a backend error."""
+    session_id = where.session_id or where.name
+    if attempts.may_have_applied(exc):
+        return OutcomeUnknown(
+            session_id, f"{where}: {_describe(exc)}{_after(attempts)}; the upload may have landed"
+        )
+    if isinstance(exc, api_exceptions.PreconditionFailed):
+        return ConflictError(session_id, "the stored generation does not match the expected one")
+    return translate(exc, where, attempts)
+
+
+def delete_failure(
+    exc: Exception, where: Where, attempts: Attempts, *, conditional: bool
+) -> Exception | None:
+    """What a failed delete means; None when the delete's effect holds anyway."""
+    session_id = where.session_id or where.name
+    object_missing = isinstance(exc, api_exceptions.NotFound) and not mentions_missing_bucket(exc)
+    if object_missing and not conditional:
+        return None  # nothing stored: an unconditional delete has nothing left to do
+    if attempts.may_have_applied(exc):
+        return OutcomeUnknown(
+            session_id, f"{where}: {_describe(exc)}{_after(attempts)}; the delete may have landed"
+        )
+    if object_missing:
+        return ConflictError(session_id, "expected a stored version, found no stored session")
+    if isinstance(exc, api_exceptions.PreconditionFailed):
+        return ConflictError(session_id, "the stored generation does not match the expected one")
+    return translate(exc, where, attempts)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        return f"HTTP {exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _after(attempts: Attempts) -> str:
+    return f" (after {attempts.count} attempts)" if attempts.count > 1 else ""

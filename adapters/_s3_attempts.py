@@ -1,0 +1,94 @@
+"""What each HTTP attempt of one S3 call saw, to tell "may have landed" from "did not".
+
+botocore retries inside a single client call. A write whose first attempt lost its
+response and whose retry got 412 looks, from the final error alone, like a plain
+conflict, yet the 412 may be the echo of our own first attempt. ``RetryAttempts`` in
+the response metadata says a retry happened, but says nothing when the call ends in a
+connection error, and nothing about what the earlier attempts saw.
+
+So the adapter keeps a per-call journal: a handler on botocore's per-attempt
+``response-received`` event records each attempt's status code or exception into the
+journal of the calling thread (botocore runs all attempts of a call on the caller's
+thread). Calls made outside :func:`journal` are not recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["Attempt", "Journal", "install", "journal"]
+
+_HANDLER_ID = "sessionstore-s3-attempt-journal"
+# Failures raised before a single byte of the request was sent.
+_NEVER_SENT = (EndpointConnectionError, ConnectTimeoutError)
+
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    status: int | None
+    error: BaseException | None
+
+    @property
+    def may_have_landed(self) -> bool:
+        if self.error is not None:
+            # A read timeout or a dropped connection may follow a write that landed.
+            return not isinstance(self.error, _NEVER_SENT)
+        if self.status is None:
+            return True
+        # S3 answers 3xx and 4xx before applying anything, and 501 (an S3-compatible
+        # service without conditional writes) too; any other 5xx may follow a write.
+        return not (300 <= self.status < 500 or self.status == 501)
+
+
+@dataclass
+class Journal:
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def may_have_landed(self, final: BaseException) -> bool:
+        """Whether any attempt of the call that raised ``final`` may have applied it."""
+        if self.attempts:
+            return any(attempt.may_have_landed for attempt in self.attempts)
+        # No journal (a client the handler is not on): fall back on what botocore reports.
+        if isinstance(final, ClientError):
+            status = final.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            retries = final.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+            return retries > 0 or Attempt(status, None).may_have_landed
+        return Attempt(None, final).may_have_landed
+
+
+def install(client: S3Client) -> None:
+    """Record attempts of ``client``'s calls; idempotent (one handler per client)."""
+    client.meta.events.register("response-received.s3", _record, unique_id=_HANDLER_ID)
+
+
+@contextlib.contextmanager
+def journal() -> Iterator[Journal]:
+    """Record the attempts of the S3 calls made on this thread inside the block."""
+    outer = getattr(_local, "journal", None)
+    current = _local.journal = Journal()
+    try:
+        yield current
+    finally:
+        _local.journal = outer
+
+
+def _record(
+    *, response_dict: dict[str, Any] | None = None, exception: Any = None, **_: Any
+) -> None:
+    current: Journal | None = getattr(_local, "journal", None)
+    if current is None:
+        return
+    status = response_dict.get("status_code") if response_dict else None
+    current.attempts.append(Attempt(status, exception))

@@ -1,0 +1,280 @@
+"""Amazon S3 store (``pip install 'sessionstore[s3]'``): one object per session.
+
+Layout: ``s3://<bucket>/<prefix>/<session_id>.json`` (``<session_id>.json`` when the
+prefix is empty). The version of a session is the object's ETag exactly as S3 returns
+it (quotes included). Every body carries a fresh write id, so ETags never repeat.
+
+Compare-and-swap uses S3's own conditional writes, decided atomically by the bucket:
+
+* ``expected_version=None``      PutObject ``If-None-Match: *`` (create only)
+* ``expected_version="<etag>"``  PutObject / DeleteObject ``If-Match: <etag>``
+* omitted                        unconditional PutObject / DeleteObject
+
+One request per operation when nothing fails: a save is one PutObject, a load one
+GetObject, a delete one DeleteObject, an update a GetObject and a PutObject. botocore
+retries 5xx, throttling and connection errors; a 412 (or 409) after such a retry may
+be the echo of our own earlier attempt that landed, so it is reported as
+:class:`~sessionstore.errors.OutcomeUnknown` and resolved by reading the stored write
+id (see :mod:`sessionstore.contract`), never guessed.
+
+URL form: ``s3://bucket/prefix?region=eu-west-1&endpoint_url=http://127.0.0.1:9000``.
+Query parameters: ``region``, ``endpoint_url``, ``sse``, ``kms_key_id``,
+``bucket_key``, ``checksum`` (``none`` to send none), ``max_bytes``, ``max_workers``,
+``page_size``, ``max_attempts``, ``connect_timeout``, ``read_timeout``. Keyword
+arguments to ``open_store`` override them. Without ``endpoint_url`` boto3 honours
+``AWS_ENDPOINT_URL_S3``, so a subprocess can be pointed at an emulator by environment.
+
+IAM permissions needed: ``s3:GetObject``, ``s3:PutObject``, ``s3:DeleteObject`` on
+``<prefix>/*`` and ``s3:ListBucket`` on the bucket (without it S3 answers a load of a
+missing session with 403, which becomes :class:`~sessionstore.errors.AccessDenied`),
+plus ``kms:GenerateDataKey`` / ``kms:Decrypt`` with SSE-KMS.
+
+Multi-Region Access Points are refused: conditional writes are decided by one bucket,
+and neither MRAPs nor replication coordinate them across regions.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sessionstore.adapters import _s3_attempts as attempts
+from sessionstore.adapters._s3_config import (
+    ClientSettings,
+    Encryption,
+    build_client,
+    check_bucket,
+    check_checksum,
+    checksum_params,
+    parse_query,
+)
+from sessionstore.adapters._s3_errors import SDK_ERRORS, Call, is_missing_key, translate
+from sessionstore.contract import (
+    ANY_VERSION,
+    DEFAULT_MAX_BYTES,
+    SessionPersistence,
+    StoredObject,
+)
+from sessionstore.errors import InvalidStoreUrl, SnapshotTooLarge
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from mypy_boto3_s3 import S3Client
+
+    from sessionstore.contract import ExpectedVersion, RemoveExpected
+    from sessionstore.registry import StoreUrl
+
+__all__ = ["S3Persistence"]
+
+_SUFFIX = ".json"
+_MAX_PAGE_SIZE = 1000  # S3 never returns more keys per ListObjectsV2 page
+
+
+class S3Persistence(SessionPersistence):
+    """Sessions as S3 objects with compare-and-swap; see the module docstring.
+
+    Constructing a store sends no request and builds no client: the client is built
+    (once, thread-safely) on first use, or ``client`` is used as given. A given client
+    is never closed by the store. ``region``, ``endpoint_url``, ``connect_timeout``
+    (default 5 s), ``read_timeout`` (20 s) and ``max_attempts`` (4, in botocore's
+    standard retry mode) configure the store's own client and cannot be combined with
+    ``client``. On either client the store registers one event handler that records
+    what each HTTP attempt saw (see :mod:`sessionstore.adapters._s3_attempts`); it
+    changes no request. ``page_size`` sets ListObjectsV2's ``MaxKeys``.
+    """
+
+    scheme = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        client: S3Client | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_workers: int = 32,
+        sse: str | None = None,
+        kms_key_id: str | None = None,
+        bucket_key: bool | None = None,
+        checksum: str | None = "SHA256",
+        page_size: int = _MAX_PAGE_SIZE,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
+        super().__init__(max_bytes=max_bytes, max_workers=max_workers)
+        check_bucket(bucket)
+        check_checksum(checksum)
+        if not 1 <= page_size <= _MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {_MAX_PAGE_SIZE}")
+        client_options: dict[str, Any] = {
+            "region": region,
+            "endpoint_url": endpoint_url,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_attempts": max_attempts,
+        }
+        given = {name: value for name, value in client_options.items() if value is not None}
+        if client is not None and given:
+            raise ValueError(
+                f"{sorted(given)} configure the store's own client; with client= given, "
+                "configure that client instead"
+            )
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self._key_prefix = f"{self.prefix}/" if self.prefix else ""
+        self._settings = ClientSettings(max_pool_connections=max_workers, **given)
+        self._encryption = Encryption(sse, kms_key_id, bucket_key)
+        self._checksum = checksum
+        self._page_size = page_size
+        self._client: S3Client | None = client
+        self._owns_client = client is None
+        self._client_lock = threading.Lock()
+        self._journal_installed = False
+
+    @classmethod
+    def from_url(cls, url: StoreUrl, **options: Any) -> S3Persistence:
+        """``s3://bucket/prefix?option=value``; keyword ``options`` override the query."""
+        merged = {**parse_query(url.raw, url.query), **options}
+        try:
+            return cls(url.bucket, url.prefix, **merged)
+        except ValueError as exc:
+            if isinstance(exc, InvalidStoreUrl):
+                raise
+            raise InvalidStoreUrl(f"{url.raw!r}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"S3Persistence('s3://{self.bucket}/{self.prefix}')"
+
+    # ----------------------------------------------------------- primitives
+
+    async def _read(self, session_id: str) -> StoredObject | None:
+        return await self._run_sync(self._read_sync, session_id)
+
+    async def _write(
+        self, session_id: str, body: bytes, write_id: str, expected: ExpectedVersion
+    ) -> str:
+        return await self._run_sync(self._write_sync, session_id, body, expected)
+
+    async def _remove(self, session_id: str, expected: RemoveExpected) -> None:
+        await self._run_sync(self._remove_sync, session_id, expected)
+
+    async def _list(self, prefix: str) -> AsyncIterator[str]:
+        token: str | None = None
+        while True:
+            # One page per worker hop, so a caller that stops early fetches no more.
+            ids, token = await self._run_sync(self._list_page_sync, prefix, token)
+            for session_id in ids:
+                yield session_id
+            if token is None:
+                return
+
+    async def _close(self) -> None:
+        if not self._owns_client:
+            return  # the caller's client: theirs to close
+        with self._client_lock:
+            client, self._client = self._client, None
+            self._journal_installed = False
+        if client is not None:
+            client.close()
+
+    # ------------------------------------------------------------ sync work
+
+    def _key(self, session_id: str) -> str:
+        return f"{self._key_prefix}{session_id}{_SUFFIX}"
+
+    def _s3(self) -> S3Client:
+        """The client, built on first use (never on the event loop: callers run on workers)."""
+        client = self._client
+        if client is not None and self._journal_installed:
+            return client
+        with self._client_lock:
+            if self._client is None:
+                self._client = build_client(self._settings)
+            if not self._journal_installed:
+                attempts.install(self._client)
+                self._journal_installed = True
+            return self._client
+
+    def _read_sync(self, session_id: str) -> StoredObject | None:
+        call = Call("GetObject", self.bucket, self._key(session_id), session_id)
+        try:
+            response = self._s3().get_object(Bucket=self.bucket, Key=call.key)
+            stream = response["Body"]
+            try:
+                size = response.get("ContentLength")
+                if size is not None and size > self.max_bytes:
+                    raise SnapshotTooLarge(session_id, size, self.max_bytes)
+                # ContentLength is always sent by S3; the bound covers services that don't.
+                body = stream.read() if size is not None else stream.read(self.max_bytes + 1)
+            finally:
+                stream.close()
+        except SDK_ERRORS as exc:
+            if is_missing_key(exc):
+                return None
+            raise translate(exc, call) from exc
+        if len(body) > self.max_bytes:
+            raise SnapshotTooLarge(session_id, len(body), self.max_bytes)
+        return StoredObject(body, response["ETag"])
+
+    def _write_sync(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
+        call = Call("PutObject", self.bucket, self._key(session_id), session_id)
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": call.key,
+            "Body": body,
+            "ContentType": "application/json",
+            **self._encryption.params(),
+            **checksum_params(self._checksum, body),
+        }
+        if expected is None:
+            params["IfNoneMatch"] = "*"
+        elif expected is not ANY_VERSION:
+            params["IfMatch"] = expected
+        client = self._s3()
+        with attempts.journal() as journal:
+            try:
+                response = client.put_object(**params)
+            except SDK_ERRORS as exc:
+                raise translate(exc, call, journal) from exc
+        return response["ETag"]
+
+    def _remove_sync(self, session_id: str, expected: RemoveExpected) -> None:
+        call = Call("DeleteObject", self.bucket, self._key(session_id), session_id)
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": call.key}
+        if expected is not ANY_VERSION:
+            params["IfMatch"] = expected
+        client = self._s3()
+        with attempts.journal() as journal:
+            try:
+                client.delete_object(**params)
+            except SDK_ERRORS as exc:
+                raise translate(exc, call, journal) from exc
+
+    def _list_page_sync(self, prefix: str, token: str | None) -> tuple[list[str], str | None]:
+        full_prefix = self._key_prefix + prefix
+        call = Call("ListObjectsV2", self.bucket, full_prefix)
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": full_prefix,
+            # Ids never contain '/': keys deeper down are rolled up, not paged through.
+            "Delimiter": "/",
+            "MaxKeys": self._page_size,
+        }
+        if token is not None:
+            params["ContinuationToken"] = token
+        try:
+            page = self._s3().list_objects_v2(**params)
+        except SDK_ERRORS as exc:
+            raise translate(exc, call) from exc
+        start = len(self._key_prefix)
+        ids = [
+            key[start : -len(_SUFFIX)]
+            for key in (item.get("Key", "") for item in page.get("Contents", []))
+            if key.endswith(_SUFFIX) and len(key) > start + len(_SUFFIX)
+        ]
+        next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+        return ids, next_token
