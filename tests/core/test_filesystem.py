@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from support.processes import finish, spawn_worker
 
 from sessionstore import (
     BackendError,
@@ -24,6 +23,7 @@ from sessionstore import (
 )
 from sessionstore.testing import make_snapshot
 from sessionstore.testing.snapshots import is_self_consistent
+from support.processes import finish, spawn_worker
 
 SEED_FILE = """{
   "state": {

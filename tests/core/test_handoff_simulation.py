@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+
 from support.handoff_sim import check_history, run_simulation
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support.gcs_fixtures import FAST_RETRY, run, shape
 
 from sessionstore.adapters import gcs as gcs_module
 from sessionstore.adapters._gcs_transport import build_client
@@ -15,11 +14,11 @@ from sessionstore.adapters.gcs import GcsPersistence
 from sessionstore.errors import InvalidStoreUrl
 from sessionstore.registry import open_store
 from sessionstore.testing import make_snapshot
+from support.gcs_fixtures import FAST_RETRY, run, shape
 
 if TYPE_CHECKING:
-    from support.gcs_server import GcsEmulator
-
     from sessionstore.contract import SessionPersistence
+    from support.gcs_server import GcsEmulator
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from google.auth import credentials as auth_credentials
 from google.auth import exceptions as auth_exceptions
-from support.gcs_fixtures import object_name, run, shape, stored_generation
 
 from sessionstore.errors import (
     AccessDenied,
@@ -19,13 +18,13 @@ from sessionstore.errors import (
     StoreNotFound,
 )
 from sessionstore.testing import make_snapshot
+from support.gcs_fixtures import object_name, run, shape, stored_generation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
-    from support.gcs_server import GcsEmulator
-
     from sessionstore.adapters.gcs import GcsPersistence
+    from support.gcs_server import GcsEmulator
 
 
 def _operations(

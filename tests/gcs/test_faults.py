@@ -8,22 +8,21 @@ import pytest
 import requests
 import urllib3
 from google.auth.credentials import AnonymousCredentials
-from support.gcs_fixtures import object_name, run, shape, stored_generation, stored_snapshot
-from support.gcs_server import refusing_endpoint
 
 from sessionstore.adapters._gcs_retry import resend_if_safe
 from sessionstore.contract import ANY_VERSION
 from sessionstore.errors import BackendError, BackendUnavailable, OutcomeUnknown
 from sessionstore.testing import make_snapshot
+from support.gcs_fixtures import object_name, run, shape, stored_generation, stored_snapshot
+from support.gcs_server import refusing_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from support.gcs_server import GcsEmulator
-
     from sessionstore.adapters.gcs import GcsPersistence
     from sessionstore.contract import ExpectedVersion
     from sessionstore.model import SessionSnapshot
+    from support.gcs_server import GcsEmulator
 
 UPLOAD = {"method": "POST", "path_contains": "/upload/"}
 DOWNLOAD = {"method": "GET", "path_contains": "/download/"}

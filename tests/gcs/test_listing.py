@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from support.gcs_fixtures import run
-
 from sessionstore.testing import make_snapshot
+from support.gcs_fixtures import run
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from support.gcs_server import GcsEmulator
-
     from sessionstore.adapters.gcs import GcsPersistence
+    from support.gcs_server import GcsEmulator
 
 
 async def _collect(store: GcsPersistence, prefix: str = "") -> list[str]:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support.gcs_fixtures import object_name, run, shape, stored_generation
 
 from sessionstore.testing import make_snapshot
+from support.gcs_fixtures import object_name, run, shape, stored_generation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from support.gcs_server import GcsEmulator, LoggedRequest
-
     from sessionstore.adapters.gcs import GcsPersistence
     from sessionstore.model import SessionSnapshot
+    from support.gcs_server import GcsEmulator, LoggedRequest
 
 
 _DELETED = (200, 204)  # GCS answers 204; fake-gcs-server 200

@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.compat import HAS_CRT
-from support.processes import finish, spawn_worker
-from support.s3_fixtures import calls, collect, key_of, run
 
 from sessionstore import InvalidStoreUrl, MissingDependency, open_store
 from sessionstore.adapters import _s3_config
 from sessionstore.adapters import s3 as s3_module
 from sessionstore.adapters.s3 import S3Persistence
 from sessionstore.testing import make_snapshot
+from support.processes import finish, spawn_worker
+from support.s3_fixtures import calls, collect, key_of, run
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
     from support.s3_server import S3Emulator
 
 MRAP_ARN = "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap"

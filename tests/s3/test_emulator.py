@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from support.s3_fixtures import key_of, run
-
 from sessionstore import ConflictError
 from sessionstore.testing import make_snapshot
+from support.s3_fixtures import key_of, run
 
 if TYPE_CHECKING:
-    from support.s3_server import S3Emulator
-
     from sessionstore.adapters.s3 import S3Persistence
+    from support.s3_server import S3Emulator
 
 
 def test_requests_reach_moto_one_at_a_time(s3_store: S3Persistence, s3_server: S3Emulator) -> None:

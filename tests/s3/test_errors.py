@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from support.s3_fixtures import calls, collect, key_of, run, stored
 
 from sessionstore import (
     AccessDenied,
@@ -21,11 +20,13 @@ from sessionstore import (
 )
 from sessionstore.adapters.s3 import S3Persistence
 from sessionstore.testing import make_snapshot
+from support.s3_fixtures import calls, collect, key_of, run, stored
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
     from mypy_boto3_s3 import S3Client
+
     from support.s3_server import S3Emulator
 
 

@@ -10,7 +10,6 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support.s3_fixtures import calls, key_of, run, stored
 
 from sessionstore import (
     ANY_VERSION,
@@ -23,13 +22,13 @@ from sessionstore import (
 )
 from sessionstore.adapters.s3 import S3Persistence
 from sessionstore.testing import make_snapshot
+from support.s3_fixtures import calls, key_of, run, stored
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator
 
-    from support.s3_server import FaultAction, S3Emulator
-
     from sessionstore.contract import ExpectedVersion
+    from support.s3_server import FaultAction, S3Emulator
 
 Mode = str  # "overwrite" | "create-only" | "expected-version"
 MODES = ("overwrite", "create-only", "expected-version")

@@ -7,16 +7,15 @@ import hashlib
 import math
 from typing import TYPE_CHECKING
 
-from support.s3_fixtures import calls, collect, key_of, run, stored
-
 from sessionstore.adapters.s3 import S3Persistence
 from sessionstore.testing import make_snapshot
+from support.s3_fixtures import calls, collect, key_of, run, stored
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from support.s3_server import S3Emulator
 
     from sessionstore.model import SessionSnapshot
+    from support.s3_server import S3Emulator
 
 
 def test_each_operation_is_one_request_when_nothing_fails(
