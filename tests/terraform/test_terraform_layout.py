@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hcl2
 import pytest
-from hcl2 import SerializationOptions
 
-TERRAFORM = Path(__file__).resolve().parents[2] / "terraform"
+from support.hcl_modules import TERRAFORM, load_module
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 MODULES = sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())
 EXAMPLES = sorted(p for p in (TERRAFORM / "examples").iterdir() if p.is_dir())
 PROVIDER_FREE = {"s3-session-policies", "gcs-session-iam-condition"}
-
-_OPTIONS = SerializationOptions(
-    strip_string_quotes=True, explicit_blocks=False, with_comments=False
-)
-
-
-def load_module(directory: Path) -> dict[str, list[Any]]:
-    merged: dict[str, list[Any]] = {}
-    for path in sorted(directory.glob("*.tf")):
-        with path.open(encoding="utf-8") as handle:
-            document: dict[str, list[Any]] = hcl2.load(handle, serialization_options=_OPTIONS)
-        for key, blocks in document.items():
-            merged.setdefault(key, []).extend(blocks)
-    return merged
 
 
 def names(module: dict[str, list[Any]], kind: str) -> set[str]:
