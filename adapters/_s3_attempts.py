@@ -10,6 +10,14 @@ So the adapter keeps a per-call journal: a handler on botocore's per-attempt
 ``response-received`` event records each attempt's status code or exception into the
 journal of the calling thread (botocore runs all attempts of a call on the caller's
 thread). Calls made outside :func:`journal` are not recorded.
+
+A *blind* call (an unconditional PutObject or DeleteObject) must not be re-sent
+after an attempt that may have landed: if it had landed and another writer built on
+it before the re-send, the re-send would silently undo that writer's acknowledged
+write. The handler runs before botocore decides to retry, so for a blind call it
+raises :class:`ResendRefused` instead, and the store resolves the outcome by reading
+the write id back. S3's ``SlowDown`` throttle is answered before the request is
+processed, so it is still retried.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["Attempt", "Journal", "install", "journal"]
+__all__ = ["Attempt", "Journal", "ResendRefused", "install", "journal"]
 
 _HANDLER_ID = "sessionstore-s3-attempt-journal"
 # Failures raised before a single byte of the request was sent.
@@ -35,10 +43,28 @@ _NEVER_SENT = (EndpointConnectionError, ConnectTimeoutError)
 _local = threading.local()
 
 
+class ResendRefused(Exception):
+    """A blind write's attempt may have landed; botocore must not send it again."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        self.attempt = attempt
+        what = attempt.error if attempt.error is not None else f"HTTP {attempt.status}"
+        super().__init__(f"not re-sent after an attempt that may have landed ({what})")
+
+
 @dataclass(frozen=True)
 class Attempt:
     status: int | None
     error: BaseException | None
+    code: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.status is None or self.status >= 300
+
+    @property
+    def throttled(self) -> bool:
+        return self.code == "SlowDown"
 
     @property
     def may_have_landed(self) -> bool:
@@ -55,6 +81,8 @@ class Attempt:
 @dataclass
 class Journal:
     attempts: list[Attempt] = field(default_factory=list)
+    blind: bool = False
+    """The call has no precondition, so a re-send could undo a later write."""
 
     def may_have_landed(self, final: BaseException) -> bool:
         """Whether any attempt of the call that raised ``final`` may have applied it."""
@@ -74,10 +102,13 @@ def install(client: S3Client) -> None:
 
 
 @contextlib.contextmanager
-def journal() -> Iterator[Journal]:
-    """Record the attempts of the S3 calls made on this thread inside the block."""
+def journal(*, blind: bool = False) -> Iterator[Journal]:
+    """Record the attempts of the S3 calls made on this thread inside the block.
+
+    ``blind``: the call carries no precondition; see :class:`ResendRefused`.
+    """
     outer = getattr(_local, "journal", None)
-    current = _local.journal = Journal()
+    current = _local.journal = Journal(blind=blind)
     try:
         yield current
     finally:
@@ -85,10 +116,18 @@ def journal() -> Iterator[Journal]:
 
 
 def _record(
-    *, response_dict: dict[str, Any] | None = None, exception: Any = None, **_: Any
+    *,
+    response_dict: dict[str, Any] | None = None,
+    parsed_response: dict[str, Any] | None = None,
+    exception: Any = None,
+    **_: Any,
 ) -> None:
     current: Journal | None = getattr(_local, "journal", None)
     if current is None:
         return
     status = response_dict.get("status_code") if response_dict else None
-    current.attempts.append(Attempt(status, exception))
+    code = (parsed_response or {}).get("Error", {}).get("Code")
+    attempt = Attempt(status, exception, code)
+    current.attempts.append(attempt)
+    if current.blind and attempt.failed and attempt.may_have_landed and not attempt.throttled:
+        raise ResendRefused(attempt)

@@ -15,7 +15,10 @@ GetObject, a delete one DeleteObject, an update a GetObject and a PutObject. bot
 retries 5xx, throttling and connection errors; a 412 (or 409) after such a retry may
 be the echo of our own earlier attempt that landed, so it is reported as
 :class:`~sessionstore.errors.OutcomeUnknown` and resolved by reading the stored write
-id (see :mod:`sessionstore.contract`), never guessed.
+id (see :mod:`sessionstore.contract`), never guessed. Unconditional writes and deletes
+are never re-sent after an attempt that may have landed (a re-send could undo another
+writer's acknowledged write; see :mod:`sessionstore.adapters._s3_attempts`): they are
+resolved by reading the write id back, like a lost conditional write.
 
 URL form: ``s3://bucket/prefix?region=eu-west-1&endpoint_url=http://127.0.0.1:9000``.
 Query parameters: ``region``, ``endpoint_url``, ``sse``, ``kms_key_id``,
@@ -235,10 +238,10 @@ class S3Persistence(SessionPersistence):
         elif expected is not ANY_VERSION:
             params["IfMatch"] = expected
         client = self._s3()
-        with attempts.journal() as journal:
+        with attempts.journal(blind=expected is ANY_VERSION) as journal:
             try:
                 response = client.put_object(**params)
-            except SDK_ERRORS as exc:
+            except (*SDK_ERRORS, attempts.ResendRefused) as exc:
                 raise translate(exc, call, journal) from exc
         return response["ETag"]
 
@@ -248,10 +251,10 @@ class S3Persistence(SessionPersistence):
         if expected is not ANY_VERSION:
             params["IfMatch"] = expected
         client = self._s3()
-        with attempts.journal() as journal:
+        with attempts.journal(blind=expected is ANY_VERSION) as journal:
             try:
                 client.delete_object(**params)
-            except SDK_ERRORS as exc:
+            except (*SDK_ERRORS, attempts.ResendRefused) as exc:
                 raise translate(exc, call, journal) from exc
 
     def _list_page_sync(self, prefix: str, token: str | None) -> tuple[list[str], str | None]:

@@ -152,7 +152,7 @@ def test_lost_response_after_a_conditional_write_resolves_to_success(
 
 
 @pytest.mark.parametrize("action", ["apply_then_500", "apply_then_drop"])
-def test_lost_response_after_an_unconditional_write_is_retried(
+def test_lost_response_after_an_unconditional_write_resolves_without_a_resend(
     s3_store: S3Persistence, s3_server: S3Emulator, action: FaultAction
 ) -> None:
     key = key_of(s3_store, "s-1")
@@ -161,8 +161,52 @@ def test_lost_response_after_an_unconditional_write_is_retried(
     version = run(s3_store.save("s-1", make_snapshot(1)))
 
     lost = 500 if action == "apply_then_500" else None
-    assert calls(s3_server) == [("PUT", key, lost), ("PUT", key, 200)]
+    # Not re-sent blind: the write id read back shows our write landed.
+    assert calls(s3_server) == [("PUT", key, lost), ("GET", key, 200)]
     assert run(s3_store.load_versioned("s-1")) == VersionedSnapshot(make_snapshot(1), version)
+
+
+def test_a_blind_resend_never_undoes_a_rivals_acknowledged_write(
+    s3_store: S3Persistence, s3_server: S3Emulator, rival: S3Persistence
+) -> None:
+    key = key_of(s3_store, "s-1")
+    rival_snapshot = make_snapshot(9, writer="rival")
+    acknowledged: list[str] = []
+
+    def rival_builds_on_our_landed_write() -> None:
+        current = rival.blocking.load_versioned("s-1")
+        assert current is not None
+        assert current.snapshot == make_snapshot(1)
+        acknowledged.append(
+            rival.blocking.save("s-1", rival_snapshot, expected_version=current.version)
+        )
+
+    s3_server.inject("apply_then_500", key=key, after_apply=rival_builds_on_our_landed_write)
+
+    with pytest.raises(OutcomeUnknown):
+        run(s3_store.save("s-1", make_snapshot(1)))
+
+    # The rival's compare-and-swap was acknowledged, and it stays.
+    assert run(s3_store.load_versioned("s-1")) == VersionedSnapshot(rival_snapshot, acknowledged[0])
+    assert [method for method, _, _ in calls(s3_server)].count("PUT") == 2
+
+
+def test_a_blind_delete_is_not_resent_over_a_rivals_new_write(
+    s3_store: S3Persistence, s3_server: S3Emulator, rival: S3Persistence
+) -> None:
+    run(s3_store.save("s-1", make_snapshot(0)))
+    rival_snapshot = make_snapshot(5, writer="rival")
+    s3_server.inject(
+        "apply_then_500",
+        method="DELETE",
+        key=key_of(s3_store, "s-1"),
+        after_apply=lambda: rival.blocking.save("s-1", rival_snapshot, expected_version=None),
+    )
+
+    with pytest.raises(OutcomeUnknown):
+        run(s3_store.delete("s-1"))
+
+    assert run(s3_store.load("s-1")) == rival_snapshot
 
 
 @pytest.mark.parametrize("mode", ["create-only", "expected-version"])
