@@ -18,6 +18,13 @@ The tests are plain synchronous pytest functions that drive the async API with
 
 from __future__ import annotations
 
+import importlib.util
+
+from sessionstore.errors import MissingDependency
+
+if importlib.util.find_spec("pytest") is None:
+    raise MissingDependency("sessionstore.testing needs pytest: pip install pytest")
+
 from sessionstore.testing.contract_suite import SessionPersistenceContract
 from sessionstore.testing.snapshots import make_snapshot
 
