@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 from sessionstore import FsPersistence
 from sessionstore.testing import make_snapshot
+from support.cli import run_cli
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sessionstore.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+cli = run_cli
 
 
 def test_demo_on_the_default_store(tmp_path: Path) -> None:
