@@ -30,6 +30,7 @@ __all__ = [
     "encode",
     "new_write_id",
     "version_of",
+    "write_id_of",
 ]
 
 META_FIELD = "_sessionstore"
@@ -109,7 +110,8 @@ def encode(snapshot: SessionSnapshot, meta: StoreMeta) -> bytes:
     except PydanticSerializationError as exc:
         raise TypeError(f"snapshot is not JSON-serialisable: {exc}") from exc
     # body is a JSON object with at least the required fields, so it starts with '{"'.
-    return _META_PREFIX + meta.to_json() + b"," + body[1:]
+    # join() over a view copies the large body once (not slice, then concatenate).
+    return b"".join((_META_PREFIX, meta.to_json(), b",", memoryview(body)[1:]))
 
 
 def decode(session_id: str, body: bytes) -> Decoded:
@@ -125,16 +127,23 @@ def decode(session_id: str, body: bytes) -> Decoded:
     return Decoded(snapshot, meta)
 
 
+#: Enough leading bytes of a body to hold its write id (see :func:`write_id_of`).
+WRITE_ID_HEAD_BYTES = 128
+
+
+def write_id_of(head: bytes) -> str | None:
+    """The write id at the start of a body we wrote (its first bytes suffice), else None."""
+    match = _WRITE_ID_PREFIX.match(head)
+    return match.group(1).decode() if match else None
+
+
 def version_of(body: bytes) -> str:
     """The version a local store reports for ``body``: its write id, else a content hash.
 
     Bodies written by another program (the seed) carry no write id; their
     version is derived from their content.
     """
-    match = _WRITE_ID_PREFIX.match(body)
-    if match:
-        return match.group(1).decode()
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    return write_id_of(body) or "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def _decode_meta(session_id: str, body: bytes) -> StoreMeta:

@@ -32,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sessionstore.codec import version_of
+from sessionstore.codec import WRITE_ID_HEAD_BYTES, version_of, write_id_of
 from sessionstore.contract import (
     ANY_VERSION,
     DEFAULT_MAX_BYTES,
@@ -136,11 +136,13 @@ class FsPersistence(SessionPersistence):
         return StoredObject(body, version_of(body))
 
     def _current_version(self, session_id: str) -> str | None:
+        """The stored version, from the first bytes when we wrote the file (no full read)."""
         try:
-            body = self._path(session_id).read_bytes()
+            with open(self._path(session_id), "rb") as file:
+                head = file.read(WRITE_ID_HEAD_BYTES)
+                return write_id_of(head) or version_of(head + file.read())
         except FileNotFoundError:
             return None
-        return version_of(body)
 
     def _write_sync(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
         with self._translate_errors():
