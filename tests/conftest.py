@@ -1,5 +1,9 @@
-"""Fixtures shared by every suite: the S3 and GCS emulators, started once per run."""
+"""Shared by every suite: loopback-only networking, and the S3 and GCS emulators."""
 
 from __future__ import annotations
 
+from support.loopback import refuse_non_loopback_connections
+
 pytest_plugins = ["support.s3_fixtures", "support.gcs_fixtures"]
+
+refuse_non_loopback_connections()
