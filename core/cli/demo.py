@@ -96,6 +96,7 @@ def handoff(blocking: BlockingSessionPersistence) -> None:
     europe = blocking.acquire(SESSION, "europe-west1/instance-2")
     say(f"   europe-west1 holds the session: epoch {europe.epoch}")
     europe.save(turn_snapshot(5, "europe-west1"))
+    say("   europe-west1 saves turn 5")
     say("   the caller reconnects through us-central1, which takes over")
     america = blocking.acquire(SESSION, "us-central1/instance-9", force=True)
     say(f"   us-central1 acquires: epoch {america.epoch} (europe-west1 had {europe.epoch})")
