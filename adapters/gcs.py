@@ -163,9 +163,7 @@ class GcsPersistence(SessionPersistence):
     async def _read(self, session_id: str) -> StoredObject | None:
         return await self._run_sync(self._read_sync, session_id)
 
-    async def _write(
-        self, session_id: str, body: bytes, write_id: str, expected: ExpectedVersion
-    ) -> str:
+    async def _write(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
         if expected is ANY_VERSION:
             condition = None
         elif expected is None:

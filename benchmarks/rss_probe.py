@@ -94,7 +94,7 @@ def _store_operation(
             del body
             added = rss_added(lambda: loop.run_until_complete(store.save("probe", snapshot)))
         else:
-            loop.run_until_complete(store._write("probe", body, "probe", ANY_VERSION))
+            loop.run_until_complete(store._write("probe", body, ANY_VERSION))
             del body
             added = rss_added(lambda: loop.run_until_complete(store.load("probe")))
     finally:

@@ -301,7 +301,7 @@ class SessionPersistence(abc.ABC):
         if len(body) > self.max_bytes:
             raise SnapshotTooLarge(session_id, len(body), self.max_bytes)
         try:
-            return await self._write(session_id, body, write_id, expected)
+            return await self._write(session_id, body, expected)
         except OutcomeUnknown as unknown:
             return await self._resolve_write(session_id, write_id, unknown)
 
@@ -331,9 +331,7 @@ class SessionPersistence(abc.ABC):
         """The stored body and version, or None. Raise SnapshotTooLarge over max_bytes."""
 
     @abc.abstractmethod
-    async def _write(
-        self, session_id: str, body: bytes, write_id: str, expected: ExpectedVersion
-    ) -> str:
+    async def _write(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
         """Store ``body`` if ``expected`` holds; return the new version.
 
         Raise ConflictError only when the write certainly did not land, and

@@ -98,9 +98,7 @@ class FsPersistence(SessionPersistence):
     async def _read(self, session_id: str) -> StoredObject | None:
         return await self._run_sync(self._read_sync, session_id)
 
-    async def _write(
-        self, session_id: str, body: bytes, write_id: str, expected: ExpectedVersion
-    ) -> str:
+    async def _write(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
         return await self._run_sync(self._write_sync, session_id, body, expected)
 
     async def _remove(self, session_id: str, expected: RemoveExpected) -> None:

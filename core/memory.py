@@ -52,9 +52,7 @@ class MemoryPersistence(SessionPersistence):
         with self._lock:
             return self._bodies.get(session_id)
 
-    async def _write(
-        self, session_id: str, body: bytes, write_id: str, expected: ExpectedVersion
-    ) -> str:
+    async def _write(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
         with self._lock:
             current = self._bodies.get(session_id)
             check_expected(session_id, current.version if current else None, expected)

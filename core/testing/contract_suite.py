@@ -2,7 +2,7 @@
 
 Clauses that need a stored body the library would never write (corrupt, foreign
 or seed-written bodies) plant raw bytes with the backend primitive
-``store._write(session_id, body, write_id, ANY_VERSION)``.
+``store._write(session_id, body, ANY_VERSION)``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class SessionPersistenceContract(LeaseContract):
     def test_seed_written_body_loads_and_accepts_compare_and_swap(
         self, store: SessionPersistence
     ) -> None:
-        run(store._write("seeded", SEED_BODY, "seed", ANY_VERSION))
+        run(store._write("seeded", SEED_BODY, ANY_VERSION))
         loaded = run(store.load_versioned("seeded"))
         assert loaded is not None
         assert loaded.snapshot.phase == "greeting"
@@ -390,7 +390,7 @@ class SessionPersistenceContract(LeaseContract):
     def test_corrupt_or_foreign_body_raises_corrupt_snapshot(
         self, store: SessionPersistence, body: bytes
     ) -> None:
-        run(store._write("s-1", body, "planted", ANY_VERSION))
+        run(store._write("s-1", body, ANY_VERSION))
         with pytest.raises(CorruptSnapshot) as caught:
             run(store.load("s-1"))
         assert caught.value.session_id == "s-1"
