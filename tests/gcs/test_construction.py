@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sessionstore.adapters import gcs as gcs_module
-from sessionstore.adapters._gcs_transport import build_client
+from sessionstore.adapters.gcs._transport import build_client
 from sessionstore.adapters.gcs import GcsPersistence
 from sessionstore.errors import InvalidStoreUrl
 from sessionstore.registry import open_store

@@ -9,7 +9,7 @@ import requests
 import urllib3
 from google.auth.credentials import AnonymousCredentials
 
-from sessionstore.adapters._gcs_retry import resend_if_safe
+from sessionstore.adapters.gcs._retry import resend_if_safe
 from sessionstore.contract import ANY_VERSION
 from sessionstore.errors import BackendError, BackendUnavailable, OutcomeUnknown
 from sessionstore.testing import make_snapshot

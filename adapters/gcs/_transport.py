@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests.adapters
 
-from sessionstore.adapters._gcs_http import Transport
+from sessionstore.adapters.gcs._http import Transport
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -35,7 +35,7 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 from google.auth import exceptions as auth_exceptions
 
-from sessionstore.adapters._gcs_http import ChecksumMismatch
+from sessionstore.adapters.gcs._http import ChecksumMismatch
 
 if TYPE_CHECKING:
     from collections.abc import Callable

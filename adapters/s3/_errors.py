@@ -36,7 +36,7 @@ from sessionstore.errors import (
 )
 
 if TYPE_CHECKING:
-    from sessionstore.adapters._s3_attempts import Journal
+    from sessionstore.adapters.s3._attempts import Journal
 
 __all__ = ["SDK_ERRORS", "Call", "is_missing_key", "translate"]
 

@@ -15,8 +15,8 @@ import urllib3
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
-from sessionstore.adapters._gcs_http import BadResponse, ChecksumMismatch, mentions_missing_bucket
-from sessionstore.adapters._gcs_retry import transient
+from sessionstore.adapters.gcs._http import BadResponse, ChecksumMismatch, mentions_missing_bucket
+from sessionstore.adapters.gcs._retry import transient
 from sessionstore.errors import (
     AccessDenied,
     BackendError,
@@ -27,7 +27,7 @@ from sessionstore.errors import (
 )
 
 if TYPE_CHECKING:
-    from sessionstore.adapters._gcs_retry import Attempts
+    from sessionstore.adapters.gcs._retry import Attempts
 
 __all__ = ["TRANSLATABLE", "Where", "delete_failure", "translate", "write_failure"]
 

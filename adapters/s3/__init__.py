@@ -17,7 +17,7 @@ be the echo of our own earlier attempt that landed, so it is reported as
 :class:`~sessionstore.errors.OutcomeUnknown` and resolved by reading the stored write
 id (see :mod:`sessionstore.contract`), never guessed. Unconditional writes and deletes
 are never re-sent after an attempt that may have landed (a re-send could undo another
-writer's acknowledged write; see :mod:`sessionstore.adapters._s3_attempts`): they are
+writer's acknowledged write; see :mod:`sessionstore.adapters.s3._attempts`): they are
 resolved by reading the write id back, like a lost conditional write.
 
 URL form: ``s3://bucket/prefix?region=eu-west-1&endpoint_url=http://127.0.0.1:9000``.
@@ -41,8 +41,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from sessionstore.adapters import _s3_attempts as attempts
-from sessionstore.adapters._s3_config import (
+from sessionstore.adapters.s3 import _attempts as attempts
+from sessionstore.adapters.s3._config import (
     ClientSettings,
     Encryption,
     build_client,
@@ -51,7 +51,7 @@ from sessionstore.adapters._s3_config import (
     checksum_params,
     parse_query,
 )
-from sessionstore.adapters._s3_errors import SDK_ERRORS, Call, is_missing_key, translate
+from sessionstore.adapters.s3._errors import SDK_ERRORS, Call, is_missing_key, translate
 from sessionstore.contract import (
     ANY_VERSION,
     DEFAULT_MAX_BYTES,
@@ -83,7 +83,7 @@ class S3Persistence(SessionPersistence):
     (default 5 s), ``read_timeout`` (20 s) and ``max_attempts`` (4, in botocore's
     standard retry mode) configure the store's own client and cannot be combined with
     ``client``. On either client the store registers one event handler that records
-    what each HTTP attempt saw (see :mod:`sessionstore.adapters._s3_attempts`); it
+    what each HTTP attempt saw (see :mod:`sessionstore.adapters.s3._attempts`); it
     changes no request. ``page_size`` sets ListObjectsV2's ``MaxKeys``.
     """
 

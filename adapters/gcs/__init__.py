@@ -16,8 +16,8 @@ HTTP request when nothing fails:
 * list: one GET per page of ``page_size`` names (pages fetched lazily).
 
 When a request must be repeated and when not is decided in
-:mod:`sessionstore.adapters._gcs_retry`; SDK exceptions become sessionstore
-errors in :mod:`sessionstore.adapters._gcs_errors` only.
+:mod:`sessionstore.adapters.gcs._retry`; SDK exceptions become sessionstore
+errors in :mod:`sessionstore.adapters.gcs._errors` only.
 
 Rate limit: GCS accepts about one write per second to one object name and
 answers 429 beyond it. A 429 writes nothing, so it is retried with backoff (first
@@ -40,16 +40,16 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any, Final
 
-from sessionstore.adapters import _gcs_http
-from sessionstore.adapters._gcs_errors import (
+from sessionstore.adapters.gcs import _http as _gcs_http
+from sessionstore.adapters.gcs._errors import (
     TRANSLATABLE,
     Where,
     delete_failure,
     translate,
     write_failure,
 )
-from sessionstore.adapters._gcs_retry import Attempts, RetryPolicy, call
-from sessionstore.adapters._gcs_transport import ClientHolder, build_client
+from sessionstore.adapters.gcs._retry import Attempts, RetryPolicy, call
+from sessionstore.adapters.gcs._transport import ClientHolder, build_client
 from sessionstore.contract import ANY_VERSION, DEFAULT_MAX_BYTES, SessionPersistence, StoredObject
 from sessionstore.errors import ConflictError, InvalidStoreUrl, SnapshotTooLarge
 from sessionstore.ids import is_valid_session_id
@@ -57,7 +57,7 @@ from sessionstore.ids import is_valid_session_id
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    from sessionstore.adapters._gcs_http import Timeout
+    from sessionstore.adapters.gcs._http import Timeout
     from sessionstore.contract import ExpectedVersion, RemoveExpected
     from sessionstore.registry import StoreUrl
 
