@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sessionstore.adapters import gcs as gcs_module
-from sessionstore.adapters.gcs._transport import build_client
 from sessionstore.adapters.gcs import GcsPersistence
+from sessionstore.adapters.gcs._transport import build_client
 from sessionstore.errors import InvalidStoreUrl
 from sessionstore.registry import open_store
 from sessionstore.testing import make_snapshot

@@ -10,9 +10,9 @@ import pytest
 from botocore.compat import HAS_CRT
 
 from sessionstore import InvalidStoreUrl, MissingDependency, open_store
-from sessionstore.adapters.s3 import _config as _s3_config
 from sessionstore.adapters import s3 as s3_module
 from sessionstore.adapters.s3 import S3Persistence
+from sessionstore.adapters.s3 import _config as _s3_config
 from sessionstore.testing import make_snapshot
 from support.processes import finish, spawn_worker
 from support.s3_fixtures import calls, collect, key_of, run
