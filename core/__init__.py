@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         StoreNotFound,
     )
     from sessionstore.filesystem import FsPersistence
-    from sessionstore.ids import is_valid_session_id, validate_session_id
+    from sessionstore.ids import decode_id, encode_id, is_valid_session_id, validate_session_id
     from sessionstore.memory import MemoryPersistence
     from sessionstore.model import SessionSnapshot, VersionedSnapshot, utc_now
     from sessionstore.ownership import BlockingSessionLease, SessionLease
@@ -71,6 +71,8 @@ _LOCATIONS: dict[str, str] = {
     "SnapshotTooLarge": "errors",
     "StoreNotFound": "errors",
     "FsPersistence": "filesystem",
+    "decode_id": "ids",
+    "encode_id": "ids",
     "is_valid_session_id": "ids",
     "validate_session_id": "ids",
     "MemoryPersistence": "memory",
@@ -108,6 +110,8 @@ __all__ = [
     "SnapshotTooLarge",
     "StoreNotFound",
     "VersionedSnapshot",
+    "decode_id",
+    "encode_id",
     "is_valid_session_id",
     "open_store",
     "register_store",

@@ -147,7 +147,7 @@ class SessionPersistence(abc.ABC):
         create only; :class:`ConflictError` if the session exists. A version
         string: succeed only if that exact version is stored.
         """
-        validate_session_id(session_id)
+        session_id = validate_session_id(session_id)
         return await self._put(session_id, snapshot, expected_version, Ownership())
 
     async def load(self, session_id: str) -> SessionSnapshot | None:
@@ -170,7 +170,7 @@ class SessionPersistence(abc.ABC):
         succeed only if nothing is stored. A mismatch raises
         :class:`ConflictError` and deletes nothing.
         """
-        validate_session_id(session_id)
+        session_id = validate_session_id(session_id)
         if expected_version is None:
             # "Expect absent": nothing to delete, so the check is the whole operation.
             if await self._read(session_id) is not None:
@@ -197,7 +197,7 @@ class SessionPersistence(abc.ABC):
         never re-applied after :class:`OutcomeUnknown`: that error propagates.
         Lease fields (owner, epoch) in the stored body are kept.
         """
-        validate_session_id(session_id)
+        session_id = validate_session_id(session_id)
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         for attempt in range(max_attempts):
@@ -219,7 +219,7 @@ class SessionPersistence(abc.ABC):
 
         Objects whose names break the id rule (foreign objects) are skipped.
         """
-        validate_prefix(prefix)
+        prefix = validate_prefix(prefix)
         async for session_id in self._list(prefix):
             if session_id.startswith(prefix) and is_valid_session_id(session_id):
                 yield session_id
@@ -273,7 +273,7 @@ class SessionPersistence(abc.ABC):
     # --------------------------------------------------- shared internals (not API)
 
     async def _load_entry(self, session_id: str) -> Entry | None:
-        validate_session_id(session_id)
+        session_id = validate_session_id(session_id)
         stored = await self._read(session_id)
         if stored is None:
             return None

@@ -60,7 +60,7 @@ async def acquire(
     A conflicting write between our read and our write makes us look again, up
     to ``max_attempts`` times with jittered backoff; then :class:`ConflictError`.
     """
-    validate_session_id(session_id)
+    session_id = validate_session_id(session_id)
     if not isinstance(owner, str) or not 0 < len(owner) <= MAX_OWNER_LENGTH:
         raise ValueError(f"owner must be a string of 1 to {MAX_OWNER_LENGTH} characters")
     if stale_after is not None and stale_after < 0:
