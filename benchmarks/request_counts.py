@@ -39,7 +39,10 @@ EXPECTED: dict[str, int] = {
     "update, existing session": 2,
     "update, new session": 2,
     "acquire, existing session": 2,
-    "acquire, new session": 1,
+    "acquire, new session (writes a claim)": 2,
+    "save, keyed (idempotency_key), new key": 2,
+    "save, keyed (idempotency_key), key already applied": 1,
+    "update, keyed, key already applied": 1,
     "lease.save": 1,
     "lease.release": 1,
     "list_sessions, one page": 1,
@@ -117,10 +120,23 @@ async def _measure(cloud: Cloud) -> list[OpCount]:
     await count("acquire, existing session", lambda: take("a"))
     await count("lease.save", lambda: leases[0].save(snap))
     await count("lease.release", leases[0].release)
-    await count("acquire, new session", lambda: take("e"))
+    await count("acquire, new session (writes a claim)", lambda: take("e"))
+    await count(
+        "save, keyed (idempotency_key), new key",
+        lambda: store.save("d", snap, idempotency_key="turn-1"),
+    )
+    await count(
+        "save, keyed (idempotency_key), key already applied",
+        lambda: store.save("d", snap, idempotency_key="turn-1"),
+    )
+    await count(
+        "update, keyed, key already applied",
+        lambda: store.update("d", _bump, idempotency_key="turn-1"),
+    )
 
     async def listing() -> None:
-        assert sorted([i async for i in store.list_sessions()]) == ["a", "d"]
+        # "e" is a claim (acquired, never saved): listed, loads as None.
+        assert sorted([i async for i in store.list_sessions()]) == ["a", "d", "e"]
 
     await count("list_sessions, one page", listing)
 

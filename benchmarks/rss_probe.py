@@ -59,6 +59,7 @@ def _to_json(body_file: Path) -> dict[str, float]:
 
     body = body_file.read_bytes()
     snapshot = codec.decode("probe", body).snapshot
+    assert snapshot is not None
     size = len(body)
     del body
     serializer = snapshot.__pydantic_serializer__
@@ -91,6 +92,7 @@ def _store_operation(
         loop.run_until_complete(store.load("warm"))
         if operation == "save":
             snapshot = codec.decode("probe", body).snapshot
+            assert snapshot is not None
             del body
             added = rss_added(lambda: loop.run_until_complete(store.save("probe", snapshot)))
         else:

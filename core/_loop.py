@@ -35,6 +35,19 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def _forget_after_fork() -> None:
+    # The parent's loop thread does not exist in a child, and a thread of the parent
+    # may have held the lock at fork: start afresh.
+    global _lock, _loop, _pid
+    _lock = threading.Lock()
+    _loop = None
+    _pid = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def run_blocking(awaitable: Awaitable[T]) -> T:
     """Run ``awaitable`` on the background loop and wait for its result in this thread."""
     coro = awaitable if asyncio.iscoroutine(awaitable) else _await(awaitable)

@@ -37,9 +37,15 @@ class BlockingSessionPersistence:
         snapshot: SessionSnapshot,
         *,
         expected_version: ExpectedVersion = ANY_VERSION,
+        idempotency_key: str | None = None,
     ) -> str:
         return run_blocking(
-            self.store.save(session_id, snapshot, expected_version=expected_version)
+            self.store.save(
+                session_id,
+                snapshot,
+                expected_version=expected_version,
+                idempotency_key=idempotency_key,
+            )
         )
 
     def load(self, session_id: str) -> SessionSnapshot | None:
@@ -57,8 +63,13 @@ class BlockingSessionPersistence:
         fn: Callable[[SessionSnapshot | None], SessionSnapshot],
         *,
         max_attempts: int = 10,
+        idempotency_key: str | None = None,
     ) -> VersionedSnapshot:
-        return run_blocking(self.store.update(session_id, fn, max_attempts=max_attempts))
+        return run_blocking(
+            self.store.update(
+                session_id, fn, max_attempts=max_attempts, idempotency_key=idempotency_key
+            )
+        )
 
     def list_sessions(self, prefix: str = "") -> Iterator[str]:
         """Iterate session ids; pages are fetched lazily, as in the async form."""

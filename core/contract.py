@@ -24,13 +24,24 @@ import enum
 import functools
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from sessionstore import codec
-from sessionstore.errors import ConflictError, InvalidStoreUrl, OutcomeUnknown, SnapshotTooLarge
-from sessionstore.ids import is_valid_session_id, validate_prefix, validate_session_id
+from sessionstore._workers import WorkerPool, watch_forks
+from sessionstore.errors import (
+    ConflictError,
+    InvalidStoreUrl,
+    OutcomeUnknown,
+    SessionStoreError,
+    SnapshotTooLarge,
+)
+from sessionstore.ids import (
+    is_valid_session_id,
+    validate_idempotency_key,
+    validate_prefix,
+    validate_session_id,
+)
 from sessionstore.model import SessionSnapshot, VersionedSnapshot
 
 if TYPE_CHECKING:
@@ -56,6 +67,8 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
+# Read-then-write rounds of a keyed save before it reports the race as a conflict.
+_MAX_KEYED_ATTEMPTS: Final = 10
 
 
 class _AnyVersion(enum.Enum):
@@ -85,15 +98,27 @@ class StoredObject:
 
 @dataclass(frozen=True)
 class Entry:
-    """A decoded stored session: snapshot, version and library metadata."""
+    """A decoded stored body: snapshot (None for a claim), version and library metadata."""
 
-    snapshot: SessionSnapshot
+    snapshot: SessionSnapshot | None
     version: str
     meta: codec.StoreMeta | None
 
     @property
     def write_id(self) -> str | None:
         return self.meta.write_id if self.meta else None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.meta.keys if self.meta else ()
+
+    def has_key(self, key: str) -> bool:
+        """Whether this body records ``key`` as applied (a claim records no snapshot)."""
+        return self.snapshot is not None and key in self.keys
+
+    def as_result(self) -> VersionedSnapshot:
+        assert self.snapshot is not None  # has_key() checked it
+        return VersionedSnapshot(self.snapshot, self.version)
 
 
 @dataclass(frozen=True)
@@ -110,9 +135,14 @@ class SessionPersistence(abc.ABC):
     """Async persistence for session snapshots, with compare-and-swap on every backend.
 
     Versions are opaque strings that never repeat for a session id. Every
-    operation checks the session id before any I/O. Use ``async with`` or
-    :meth:`aclose` to release resources; :attr:`blocking` gives the same
-    operations for callers without an event loop.
+    operation checks its arguments (id, snapshot, key) before any I/O. Use
+    ``async with`` or :meth:`aclose` to release resources; :attr:`blocking` gives the
+    same operations for callers without an event loop.
+
+    Cancellation (``asyncio.timeout``, task cancel): a call cancelled before its
+    request was sent never sends it; one cancelled after cannot be recalled, and its
+    outcome is unknown to the caller exactly like :class:`OutcomeUnknown`. Retrying
+    with the same ``idempotency_key`` is always safe.
     """
 
     #: URL scheme(s) this store is registered under; informative.
@@ -122,10 +152,10 @@ class SessionPersistence(abc.ABC):
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         self.max_bytes = max_bytes
-        self._max_workers = max_workers
-        self._executor: ThreadPoolExecutor | None = None
+        self._workers = WorkerPool(max_workers, type(self).__name__)
         #: Wall clock (Unix seconds) for lease ``stale_after`` decisions only; tests may replace it.
         self.clock: Callable[[], float] = time.time
+        watch_forks(self)
 
     @classmethod
     def from_url(cls, url: StoreUrl, **options: Any) -> Self:
@@ -140,15 +170,37 @@ class SessionPersistence(abc.ABC):
         snapshot: SessionSnapshot,
         *,
         expected_version: ExpectedVersion = ANY_VERSION,
+        idempotency_key: str | None = None,
     ) -> str:
         """Store ``snapshot`` and return its new version.
 
         ``expected_version`` omitted: overwrite whatever is stored. ``None``:
         create only; :class:`ConflictError` if the session exists. A version
         string: succeed only if that exact version is stored.
+
+        ``idempotency_key``: if the stored session records this key as applied,
+        write nothing and return the stored version; otherwise write and record
+        the key in the same conditional write. A keyed save reads first (two
+        requests); without a key a save is one request.
         """
         session_id = validate_session_id(session_id)
-        return await self._put(session_id, snapshot, expected_version, Ownership())
+        _check_expected_argument(expected_version)
+        payload = codec.serialize(session_id, snapshot)
+        if idempotency_key is not None:
+            key = validate_idempotency_key(idempotency_key)
+            return await self._keyed_save(session_id, payload, expected_version, key)
+        try:
+            return await self._put(session_id, payload, expected_version, Ownership())
+        except ConflictError:
+            if expected_version is not None:
+                raise
+            # Create-only met a stored object. A claim (an acquire before any snapshot)
+            # reads as absent, so the create replaces it, conditionally; anything else
+            # is the conflict it was.
+            current = await self._load_entry(session_id)
+            if current is None or current.snapshot is not None:
+                raise
+        return await self._keyed_save(session_id, payload, None, None)
 
     async def load(self, session_id: str) -> SessionSnapshot | None:
         """The stored snapshot, or ``None`` if there is none."""
@@ -158,7 +210,9 @@ class SessionPersistence(abc.ABC):
     async def load_versioned(self, session_id: str) -> VersionedSnapshot | None:
         """The stored snapshot and its version, or ``None`` if there is none."""
         entry = await self._load_entry(session_id)
-        return VersionedSnapshot(entry.snapshot, entry.version) if entry else None
+        if entry is None or entry.snapshot is None:
+            return None
+        return VersionedSnapshot(entry.snapshot, entry.version)
 
     async def delete(
         self, session_id: str, *, expected_version: ExpectedVersion = ANY_VERSION
@@ -168,20 +222,30 @@ class SessionPersistence(abc.ABC):
         Unconditionally (the default), deleting a missing session is not an
         error. With a version string, delete only that version; with ``None``,
         succeed only if nothing is stored. A mismatch raises
-        :class:`ConflictError` and deletes nothing.
+        :class:`ConflictError` and deletes nothing. A lost response is resolved
+        by reading: gone means deleted; the very version we meant to delete still
+        there means nothing was deleted (retried once); anything else is
+        :class:`OutcomeUnknown`.
         """
         session_id = validate_session_id(session_id)
+        _check_expected_argument(expected_version)
         if expected_version is None:
             # "Expect absent": nothing to delete, so the check is the whole operation.
-            if await self._read(session_id) is not None:
+            stored = await self._read(session_id)
+            if stored is not None and not codec.is_claim(stored.body):
                 raise ConflictError(session_id, "expected no stored session, found one")
             return
-        try:
-            await self._remove(session_id, expected_version)
-        except OutcomeUnknown:
-            if await self._read(session_id) is not None:
+        for attempt in range(2):
+            try:
+                await self._remove(session_id, expected_version)
+            except OutcomeUnknown:
+                stored = await self._read(session_id)
+                if stored is None:
+                    return  # what we meant to delete is gone, so the delete's effect holds
+                if attempt == 0 and stored.version == expected_version:
+                    continue  # versions never repeat: it did not apply, so try once more
                 raise
-            # What we meant to delete is gone, so the delete's effect holds.
+            return
 
     async def update(
         self,
@@ -189,6 +253,7 @@ class SessionPersistence(abc.ABC):
         fn: Callable[[SessionSnapshot | None], SessionSnapshot],
         *,
         max_attempts: int = 10,
+        idempotency_key: str | None = None,
     ) -> VersionedSnapshot:
         """Read, apply ``fn`` to the current snapshot (or ``None``), write back conditionally.
 
@@ -196,28 +261,48 @@ class SessionPersistence(abc.ABC):
         times with jittered backoff; then :class:`ConflictError`. ``fn`` is
         never re-applied after :class:`OutcomeUnknown`: that error propagates.
         Lease fields (owner, epoch) in the stored body are kept.
+
+        ``idempotency_key``: if the stored session records this key as applied,
+        ``fn`` is not called, nothing is written, and the stored snapshot and
+        version are returned; otherwise the key is recorded with the write.
         """
         session_id = validate_session_id(session_id)
+        key = None if idempotency_key is None else validate_idempotency_key(idempotency_key)
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         for attempt in range(max_attempts):
             current = await self._load_entry(session_id)
+            if key is not None and current is not None and current.has_key(key):
+                return current.as_result()
             new = fn(current.snapshot if current else None)
+            payload = codec.serialize(session_id, new)
             expected: ExpectedVersion = current.version if current else None
-            keep = _ownership_of(current)
             try:
-                version = await self._put(session_id, new, expected, keep)
+                version = await self._put(
+                    session_id,
+                    payload,
+                    expected,
+                    _ownership_of(current),
+                    keys=_remembered(current, key),
+                )
             except ConflictError:
                 if attempt + 1 < max_attempts:
                     await contention_backoff(attempt)
                 continue
+            except OutcomeUnknown:
+                if key is not None:
+                    applied = await self._applied(session_id, key)
+                    if applied is not None:
+                        return applied
+                raise
             return VersionedSnapshot(new, version)
         raise ConflictError(session_id, f"update gave up after {max_attempts} conflicting attempts")
 
     async def list_sessions(self, prefix: str = "") -> AsyncGenerator[str, None]:
         """Stream the ids of stored sessions starting with ``prefix`` (order unspecified).
 
-        Objects whose names break the id rule (foreign objects) are skipped.
+        Objects whose names break the id rule (foreign objects) are skipped. A
+        session acquired but not yet saved (its claim) is listed; its load is None.
         """
         prefix = validate_prefix(prefix)
         async for session_id in self._list(prefix):
@@ -255,9 +340,7 @@ class SessionPersistence(abc.ABC):
     async def aclose(self) -> None:
         """Release connections and worker threads. The store is unusable afterwards."""
         await self._close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+        self._workers.shutdown()
 
     async def __aenter__(self) -> Self:
         return self
@@ -273,6 +356,7 @@ class SessionPersistence(abc.ABC):
     # --------------------------------------------------- shared internals (not API)
 
     async def _load_entry(self, session_id: str) -> Entry | None:
+        """The stored body decoded, claims included (``entry.snapshot`` None)."""
         session_id = validate_session_id(session_id)
         stored = await self._read(session_id)
         if stored is None:
@@ -282,47 +366,115 @@ class SessionPersistence(abc.ABC):
         decoded = codec.decode(session_id, stored.body)
         return Entry(decoded.snapshot, stored.version, decoded.meta)
 
+    async def _keyed_save(
+        self,
+        session_id: str,
+        payload: bytes,
+        expected_version: ExpectedVersion,
+        key: str | None,
+    ) -> str:
+        """A save that reads first: to honour an idempotency key, or to replace a claim."""
+        for attempt in range(_MAX_KEYED_ATTEMPTS):
+            current = await self._load_entry(session_id)
+            if key is not None and current is not None and current.has_key(key):
+                return current.version
+            visible = None if current is None or current.snapshot is None else current.version
+            if expected_version is not ANY_VERSION and expected_version != visible:
+                check_expected(session_id, visible, expected_version)
+            stored_version = current.version if current else None
+            try:
+                return await self._put(
+                    session_id,
+                    payload,
+                    stored_version,
+                    Ownership(),
+                    keys=_remembered(current, key),
+                )
+            except ConflictError:
+                # Someone wrote between our read and our write (perhaps the same key).
+                if attempt + 1 < _MAX_KEYED_ATTEMPTS:
+                    await contention_backoff(attempt)
+                continue
+            except OutcomeUnknown:
+                if key is not None:
+                    applied = await self._applied(session_id, key)
+                    if applied is not None:
+                        return applied.version
+                raise
+        raise ConflictError(session_id, f"save gave up after {_MAX_KEYED_ATTEMPTS} races")
+
+    async def _applied(self, session_id: str, key: str) -> VersionedSnapshot | None:
+        """After an unresolved outcome: the stored result if ``key`` is recorded, else None."""
+        try:
+            current = await self._load_entry(session_id)
+        except SessionStoreError:
+            return None
+        if current is not None and current.has_key(key):
+            return current.as_result()
+        return None
+
     async def _put(
         self,
         session_id: str,
-        snapshot: SessionSnapshot,
+        payload: bytes | None,
         expected: ExpectedVersion,
         ownership: Ownership,
+        *,
+        keys: tuple[str, ...] = (),
+        write_id: str | None = None,
     ) -> str:
-        write_id = codec.new_write_id()
+        """Frame and write a validated payload (None: a claim); resolve a lost response."""
+        write_id = write_id or codec.new_write_id()
         meta = codec.StoreMeta(
             write_id=write_id,
             owner=ownership.owner,
             epoch=ownership.epoch,
             held=ownership.held,
             written_at=ownership.written_at,
+            claim=payload is None,
+            keys=keys,
         )
-        body = codec.encode(snapshot, meta)
+        body = codec.frame_claim(meta) if payload is None else codec.frame(payload, meta)
         if len(body) > self.max_bytes:
             raise SnapshotTooLarge(session_id, len(body), self.max_bytes)
         try:
             return await self._write(session_id, body, expected)
         except OutcomeUnknown as unknown:
-            return await self._resolve_write(session_id, write_id, unknown)
+            return await self._resolve_write(session_id, body, write_id, unknown)
 
-    async def _resolve_write(self, session_id: str, write_id: str, unknown: OutcomeUnknown) -> str:
-        """Decide a write whose response was lost by reading the stored write id."""
+    async def _resolve_write(
+        self, session_id: str, body: bytes, write_id: str, unknown: OutcomeUnknown
+    ) -> str:
+        """Decide a write whose response was lost by reading back what is stored.
+
+        Our exact bytes stored: it landed, and that is its version. Our write id in
+        other bytes: it landed and another program has rewritten it since, so we
+        cannot name its version: still unknown to the caller. Anything else: unknown.
+        """
         try:
-            entry = await self._load_entry(session_id)
+            stored = await self._read(session_id)
         except Exception as exc:
             raise OutcomeUnknown(session_id, f"{unknown}; reading it back failed: {exc}") from exc
-        if entry is not None and entry.write_id == write_id:
-            return entry.version
+        if stored is not None and stored.body == body:
+            return stored.version
+        if stored is not None and codec.write_id_in(stored.body) == write_id:
+            raise OutcomeUnknown(
+                session_id, f"{unknown}; it landed, then another program rewrote the body"
+            ) from unknown
         raise unknown
 
-    async def _run_sync(self, fn: Callable[..., T], /, *args: object) -> T:
-        """Run blocking I/O on this store's worker threads."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self._max_workers, thread_name_prefix=type(self).__name__
-            )
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+    async def _run_sync(
+        self, fn: Callable[..., T], /, *args: object, begins_itself: bool = False
+    ) -> T:
+        """Run blocking I/O on this store's worker threads (cancellable until it begins)."""
+        return await self._workers.run(functools.partial(fn, *args), begins_itself=begins_itself)
+
+    def _after_fork(self) -> None:
+        """In a forked child: drop what belongs to the parent's threads and connections.
+
+        Backends that keep clients, sockets or locks extend this (and call super()).
+        """
+        self._workers.forget_after_fork()
 
     # ------------------------------------------------------ backend primitives
 
@@ -363,6 +515,22 @@ def check_expected(session_id: str, current: str | None, expected: ExpectedVersi
     found = "no stored session" if current is None else f"stored version {current!r}"
     wanted = "no stored session" if expected is None else f"version {expected!r}"
     raise ConflictError(session_id, f"expected {wanted}, found {found}")
+
+
+def _check_expected_argument(expected: object) -> None:
+    if not (expected is None or expected is ANY_VERSION or isinstance(expected, str)):
+        raise TypeError(
+            f"expected_version must be a version string, None or ANY_VERSION, "
+            f"not {type(expected).__name__}"
+        )
+
+
+def _remembered(entry: Entry | None, key: str | None) -> tuple[str, ...]:
+    """The idempotency keys a new body carries: the stored ones, plus ``key``, newest last."""
+    keys = entry.keys if entry is not None else ()
+    if key is not None:
+        keys = (*keys, key)
+    return keys[-codec.MAX_REMEMBERED_KEYS :]
 
 
 def _ownership_of(entry: Entry | None) -> Ownership:

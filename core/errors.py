@@ -4,6 +4,8 @@
 
     SessionStoreError
      ├── InvalidSessionId        (also ValueError)   id breaks the id rule; no I/O was done
+ ├── InvalidSnapshot         (also ValueError)   snapshot would not read back as given; no I/O
+ ├── InvalidIdempotencyKey   (also ValueError)   key breaks the key rule; no I/O was done
      ├── InvalidStoreUrl         (also ValueError)   open_store() cannot parse or route the URL
      ├── MissingDependency       (also ImportError)  the backend's extra is not installed
      ├── SnapshotTooLarge        (also ValueError)   encoded body exceeds max_bytes; nothing written
@@ -31,7 +33,9 @@ __all__ = [
     "ConflictError",
     "CorruptSnapshot",
     "FencedError",
+    "InvalidIdempotencyKey",
     "InvalidSessionId",
+    "InvalidSnapshot",
     "InvalidStoreUrl",
     "MissingDependency",
     "OutcomeUnknown",
@@ -53,6 +57,30 @@ class InvalidSessionId(SessionStoreError, ValueError):
         self.session_id = session_id
         self.reason = reason
         super().__init__(f"invalid session id {session_id!r}: {reason}")
+
+
+class InvalidSnapshot(SessionStoreError, ValueError):
+    """The snapshot cannot be stored as given (a field is invalid, or would not read back
+    equal). Raised before any I/O: nothing was written."""
+
+    def __init__(self, session_id: str, field: str, reason: str) -> None:
+        self.session_id = session_id
+        self.field = field
+        self.reason = reason
+        super().__init__(
+            f"snapshot for session {session_id!r} is invalid, nothing was written: "
+            f"field {field!r}: {reason}"
+        )
+
+
+class InvalidIdempotencyKey(SessionStoreError, ValueError):
+    """The idempotency key breaks the key rule (1 to 128 characters of the id alphabet).
+    Raised before any I/O."""
+
+    def __init__(self, key: object, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"invalid idempotency key {key!r}: {reason}")
 
 
 class InvalidStoreUrl(SessionStoreError, ValueError):

@@ -13,7 +13,13 @@ one session can never interleave. Loads take no lock: rename is atomic, so a
 reader sees the old file or the new one, never a torn one. A temp file exists
 only while its writer holds the stripe lock, so anyone holding that lock may
 delete temp files left by a crashed writer (:meth:`FsPersistence.sweep`, also run
-once per store before its first write).
+once per store before its first write; it never fails a save: an entry it cannot
+remove is skipped). Creating the directory fsyncs every parent that ``mkdir -p``
+created, so a brand-new store's directory survives power loss with its first save.
+
+A write that is cancelled while it waits for its lock never writes. A forked
+child never holds a lock its parent took for a save in flight: the child closes
+its inherited copies of the lock descriptors at fork.
 
 POSIX only (``fcntl.flock``); a local filesystem, not NFS. Ids differing only in
 letter case collide on case-insensitive filesystems.
@@ -24,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import secrets
 import threading
@@ -32,6 +39,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sessionstore._workers import point_of_no_return
 from sessionstore.codec import WRITE_ID_HEAD_BYTES, version_of, write_id_of
 from sessionstore.contract import (
     ANY_VERSION,
@@ -61,6 +69,25 @@ _TMP_SUFFIX = ".tmp"
 _LOCK_DIR = ".sessionstore-locks"
 _STRIPES = 256
 _LIST_BATCH = 512
+
+_log = logging.getLogger(__name__)
+
+# Lock descriptors held right now by this process (a set: add/discard are atomic under
+# the GIL, so the fork handler needs no lock that a forking thread might hold).
+_held_lock_fds: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    # A flock belongs to the open file description, which fork() shares: unless the
+    # child closes its copies, the parent's lock stays held until the child exits.
+    for fd in list(_held_lock_fds):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_lock_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 class FsPersistence(SessionPersistence):
@@ -99,10 +126,16 @@ class FsPersistence(SessionPersistence):
         return await self._run_sync(self._read_sync, session_id)
 
     async def _write(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
-        return await self._run_sync(self._write_sync, session_id, body, expected)
+        return await self._run_sync(
+            self._write_sync, session_id, body, expected, begins_itself=True
+        )
 
     async def _remove(self, session_id: str, expected: RemoveExpected) -> None:
-        await self._run_sync(self._remove_sync, session_id, expected)
+        await self._run_sync(self._remove_sync, session_id, expected, begins_itself=True)
+
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self._sweep_lock = threading.Lock()
 
     async def _list(self, prefix: str) -> AsyncIterator[str]:
         names = self._iter_names(prefix)
@@ -147,6 +180,7 @@ class FsPersistence(SessionPersistence):
             self._ensure_directory()
             self._sweep_once()
             with self._locked(session_id):
+                point_of_no_return()  # cancelled while waiting for the lock: write nothing
                 if expected is not ANY_VERSION:
                     check_expected(session_id, self._current_version(session_id), expected)
                 tmp = self.directory / f".{session_id}{_SUFFIX}.{secrets.token_hex(6)}{_TMP_SUFFIX}"
@@ -163,9 +197,11 @@ class FsPersistence(SessionPersistence):
     def _remove_sync(self, session_id: str, expected: RemoveExpected) -> None:
         with self._translate_errors():
             if not self.directory.is_dir():
+                point_of_no_return()
                 check_expected(session_id, None, expected)
                 return
             with self._locked(session_id):
+                point_of_no_return()
                 if expected is not ANY_VERSION:
                     check_expected(session_id, self._current_version(session_id), expected)
                 try:
@@ -207,9 +243,14 @@ class FsPersistence(SessionPersistence):
         for session_id, names in by_session.items():
             with self._locked(session_id):
                 for name in names:
-                    with contextlib.suppress(FileNotFoundError):
+                    try:
                         (self.directory / name).unlink()
-                        removed += 1
+                    except FileNotFoundError:
+                        continue
+                    except OSError as exc:  # not ours to remove (a directory, say): skip it
+                        _log.warning("sessionstore: sweep left %s in place: %s", name, exc)
+                        continue
+                    removed += 1
         return removed
 
     def _sweep_once(self) -> None:
@@ -217,7 +258,10 @@ class FsPersistence(SessionPersistence):
             return
         with self._sweep_lock:
             if not self._swept:
-                self.sweep()
+                try:
+                    self.sweep()
+                except OSError as exc:  # housekeeping must never fail a save
+                    _log.warning("sessionstore: sweep of %s failed: %s", self.directory, exc)
                 self._swept = True
 
     # -------------------------------------------------------------- helpers
@@ -227,7 +271,16 @@ class FsPersistence(SessionPersistence):
             return
         if not self._create:
             raise StoreNotFound(f"directory {str(self.directory)!r} does not exist")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        missing: list[Path] = []
+        path = self.directory.absolute()
+        while not path.exists() and path != path.parent:
+            missing.append(path)
+            path = path.parent
+        for created in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                created.mkdir()
+            # The new directory's name lives in its parent: make that entry durable too.
+            _fsync_directory(created.parent)
 
     @contextlib.contextmanager
     def _locked(self, session_id: str) -> Iterator[None]:
@@ -239,10 +292,12 @@ class FsPersistence(SessionPersistence):
         except FileNotFoundError:
             lock_dir.mkdir(exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        _held_lock_fds.add(fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
+            _held_lock_fds.discard(fd)
             os.close(fd)  # closing the descriptor releases the flock
 
     @contextlib.contextmanager

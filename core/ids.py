@@ -20,22 +20,26 @@ from __future__ import annotations
 
 import re
 
-from sessionstore.errors import InvalidSessionId
+from sessionstore.errors import InvalidIdempotencyKey, InvalidSessionId
 
 __all__ = [
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
     "MAX_SESSION_ID_LENGTH",
     "decode_id",
     "encode_id",
     "is_valid_session_id",
+    "validate_idempotency_key",
     "validate_prefix",
     "validate_session_id",
 ]
 
 MAX_SESSION_ID_LENGTH = 200
+MAX_IDEMPOTENCY_KEY_LENGTH = 128
 
 _ALLOWED = "A-Za-z0-9._:@=+-"
 _SESSION_ID = re.compile(rf"[A-Za-z0-9][{_ALLOWED}]{{0,{MAX_SESSION_ID_LENGTH - 1}}}")
 _PREFIX = re.compile(rf"[{_ALLOWED}]{{0,{MAX_SESSION_ID_LENGTH}}}")
+_KEY = re.compile(rf"[{_ALLOWED}]{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}")
 
 
 def is_valid_session_id(session_id: object) -> bool:
@@ -66,6 +70,18 @@ def validate_prefix(prefix: object) -> str:
         if _PREFIX.fullmatch(plain):
             return plain
     raise InvalidSessionId(prefix, f"a listing prefix may only use {_ALLOWED}")
+
+
+def validate_idempotency_key(key: object) -> str:
+    """An idempotency key as a plain ``str``: 1 to 128 characters of the id alphabet."""
+    if isinstance(key, str):
+        plain = str.__str__(key)
+        if _KEY.fullmatch(plain):
+            return plain
+        reason = f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters of {_ALLOWED}"
+    else:
+        reason = f"must be a str, not {type(key).__name__}"
+    raise InvalidIdempotencyKey(key, reason)
 
 
 # ------------------------------------------------------------ reversible encoding

@@ -48,6 +48,10 @@ class MemoryPersistence(SessionPersistence):
     def __repr__(self) -> str:
         return f"MemoryPersistence(<{len(self._bodies)} sessions>)"
 
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self._lock = threading.Lock()  # a thread of the parent may have held it at fork
+
     async def _read(self, session_id: str) -> StoredObject | None:
         with self._lock:
             return self._bodies.get(session_id)

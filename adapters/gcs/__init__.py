@@ -188,6 +188,10 @@ class GcsPersistence(SessionPersistence):
             if token is None:
                 return
 
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self._clients.forget_after_fork()
+
     async def _close(self) -> None:
         self._clients.close()
 

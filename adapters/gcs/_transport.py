@@ -91,6 +91,13 @@ class ClientHolder:
         self.transport()
         return self._client
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: never reuse (or close) the parent's connections."""
+        self._lock = threading.Lock()
+        if self._owned:
+            self._client = None
+            self._transport = None
+
     def close(self) -> None:
         """Close the client if this store built it; an injected client is the caller's."""
         with self._lock:

@@ -173,6 +173,15 @@ class S3Persistence(SessionPersistence):
             if token is None:
                 return
 
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self._client_lock = threading.Lock()
+        if self._owns_client:
+            # The parent's connections are not ours to use (or to close: a TLS close
+            # would tear down the parent's session): build a fresh client on first use.
+            self._client = None
+            self._journal_installed = False
+
     async def _close(self) -> None:
         if not self._owns_client:
             return  # the caller's client: theirs to close

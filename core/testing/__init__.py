@@ -26,6 +26,7 @@ if importlib.util.find_spec("pytest") is None:
     raise MissingDependency("sessionstore.testing needs pytest: pip install pytest")
 
 from sessionstore.testing.contract_suite import SessionPersistenceContract
+from sessionstore.testing.exactly_once_suite import increment
 from sessionstore.testing.snapshots import make_snapshot
 
-__all__ = ["SessionPersistenceContract", "make_snapshot"]
+__all__ = ["SessionPersistenceContract", "increment", "make_snapshot"]

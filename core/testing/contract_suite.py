@@ -18,14 +18,16 @@ from sessionstore.errors import (
     ConflictError,
     CorruptSnapshot,
     InvalidSessionId,
+    InvalidSnapshot,
     SnapshotTooLarge,
 )
 from sessionstore.model import SessionSnapshot
+from sessionstore.testing.exactly_once_suite import ExactlyOnceContract
 from sessionstore.testing.lease_suite import LeaseContract
 from sessionstore.testing.snapshots import is_self_consistent, make_snapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
 
 T = TypeVar("T")
 
@@ -73,7 +75,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-class SessionPersistenceContract(LeaseContract):
+class SessionPersistenceContract(LeaseContract, ExactlyOnceContract):
     """Subclass with a ``store`` fixture returning a fresh, empty store."""
 
     #: Rounds of the 16-writer compare-and-swap race.
@@ -363,9 +365,76 @@ class SessionPersistenceContract(LeaseContract):
     ) -> None:
         snapshot = make_snapshot(1)
         snapshot.state["bad"] = {"not-json": object()}  # type: ignore[dict-item]
-        with pytest.raises(TypeError):
+        with pytest.raises(InvalidSnapshot, match="'state'"):
             run(store.save("s-1", snapshot))
         assert run(store.load("s-1")) is None
+
+    @pytest.mark.parametrize(
+        ("field", "bad"),
+        [
+            ("turn_count", {"turn_count": 2**32}),
+            ("turn_count", {"turn_count": -1}),
+            ("turn_count", {"turn_count": True}),
+            ("phase", {"phase": None}),
+            ("transcript_summary", {"transcript_summary": None}),
+            ("saved_at", {"saved_at": 5}),
+            ("resume_handle", {"resume_handle": 7}),
+            ("state", {"state": {"x": float("nan")}}),
+            ("state", {"state": {"x": float("inf")}}),
+            ("state", {"state": {"x": (1, 2)}}),
+            ("state", {"state": {1: "non-string key"}}),
+            ("state", {"state": None}),
+        ],
+    )
+    def test_every_write_path_refuses_a_snapshot_that_would_not_read_back(
+        self, store: SessionPersistence, field: str, bad: dict[str, Any]
+    ) -> None:
+        # model_copy(update=...) and model_construct skip validation: an acknowledged
+        # save of such a snapshot would make the session unreadable forever.
+        run(store.save("s-1", make_snapshot(1)))
+        before = run(store.load_versioned("s-1"))
+        invalid = make_snapshot(2).model_copy(update=bad)
+        constructed = SessionSnapshot.model_construct(**{**make_snapshot(2).__dict__, **bad})
+        lease = run(store.acquire("s-1", "owner"))
+        attempts: list[Callable[[SessionSnapshot], Coroutine[Any, Any, object]]] = [
+            lambda snapshot: store.save("s-1", snapshot),
+            lambda snapshot: store.save("s-2", snapshot, expected_version=None),
+            lambda snapshot: store.update("s-1", lambda _: snapshot),
+            lease.save,
+        ]
+        for snapshot in (invalid, constructed):
+            for attempt in attempts:
+                with pytest.raises(InvalidSnapshot) as caught:
+                    run(attempt(snapshot))
+                assert caught.value.field.split(".")[0] == field
+        run(lease.release())  # the lease still works: nothing was written by the refusals
+        after = run(store.load_versioned("s-1"))
+        assert after is not None
+        assert before is not None
+        assert after.snapshot == before.snapshot
+        assert run(store.load("s-2")) is None
+
+    def test_saved_values_read_back_equal(self, store: SessionPersistence) -> None:
+        snapshot = make_snapshot(1).model_copy(
+            update={
+                "state": {
+                    "big": 2**70,
+                    "negative_zero": -0.0,
+                    "tiny": 5e-324,
+                    "huge": 1.7976931348623157e308,
+                    "unicode": "\u00e9\u2713\U0001f642",
+                    "escapes": '"\\\n\t\u0000',
+                    "nested": [[[]], {"": {}}],
+                },
+                "resume_handle": "",
+                "transcript_summary": "\r\n",
+            }
+        )
+        run(store.save("s-1", snapshot))
+        loaded = run(store.load("s-1"))
+        assert loaded == snapshot
+        assert loaded is not None
+        assert str(loaded.state["negative_zero"]) == "-0.0"
 
     @pytest.mark.parametrize(
         "body",

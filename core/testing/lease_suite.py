@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from sessionstore.errors import FencedError, SessionBusy
+from sessionstore.errors import ConflictError, FencedError, SessionBusy
 from sessionstore.testing.snapshots import make_snapshot
 
 if TYPE_CHECKING:
@@ -25,6 +25,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+async def _listed_async(store: SessionPersistence) -> list[str]:
+    return [session_id async for session_id in store.list_sessions()]
+
+
+def _listed(store: SessionPersistence) -> Coroutine[Any, Any, list[str]]:
+    return _listed_async(store)
+
+
 class SettableClock:
     """A wall clock the test moves by hand, so no test sleeps."""
 
@@ -38,21 +46,149 @@ class SettableClock:
 class LeaseContract:
     """Mixed into :class:`SessionPersistenceContract`; uses its ``store`` fixture."""
 
-    def test_acquiring_a_missing_session_writes_nothing(self, store: SessionPersistence) -> None:
+    def test_acquiring_a_missing_session_leaves_a_claim_that_reads_as_absent(
+        self, store: SessionPersistence
+    ) -> None:
         lease = run(store.acquire("new", "region-a/1"))
         assert lease.epoch == 1
-        assert lease.version is None
+        assert lease.previous_version is None
         assert run(store.load("new")) is None
+        assert run(store.load_versioned("new")) is None
+        with pytest.raises(SessionBusy):
+            run(store.acquire("new", "region-b/1"))
+        # A claim reads as absent, so "expect absent" holds and create-only succeeds
+        # (and, being a write, fences the claimant).
+        run(store.delete("new", expected_version=None))
+        run(store.save("new", make_snapshot(1, writer="creator"), expected_version=None))
+        with pytest.raises(FencedError):
+            run(lease.save(make_snapshot(2, writer="a")))
+        assert run(store.load("new")) == make_snapshot(1, writer="creator")
+
+    def test_releasing_an_unsaved_claim_leaves_nothing(self, store: SessionPersistence) -> None:
+        lease = run(store.acquire("new", "region-a/1"))
+        run(lease.release())
+        assert run(store._read("new")) is None
+        assert list(run(_listed(store))) == []
+
+    def test_a_fenced_lease_never_writes_again_even_after_delete_and_recreate(
+        self, store: SessionPersistence
+    ) -> None:
+        # The outside review's case: a lease on a missing session, fenced, the
+        # session deleted: the old lease must not resurrect it.
+        first = run(store.acquire("new", "region-a/1"))
+        second = run(store.acquire("new", "region-b/1", force=True))
+        run(second.save(make_snapshot(1, writer="b")))
+        with pytest.raises(FencedError):
+            run(first.save(make_snapshot(1, writer="a")))
+        run(store.delete("new"))
+        with pytest.raises(FencedError):
+            run(first.save(make_snapshot(2, writer="a")))
+        with pytest.raises(FencedError):
+            run(second.save(make_snapshot(2, writer="b")))
+        assert run(store._read("new")) is None
+        run(store.save("new", make_snapshot(3, writer="c")))
+        for lease in (first, second):
+            with pytest.raises(FencedError):
+                run(lease.save(make_snapshot(4, writer="zombie")))
+            with pytest.raises(FencedError):
+                run(lease.release())
+        assert run(store.load("new")) == make_snapshot(3, writer="c")
+
+    def test_a_lease_that_never_saw_the_delete_is_fenced_by_it(
+        self, store: SessionPersistence
+    ) -> None:
+        lease = run(store.acquire("new", "region-a/1"))
+        run(store.delete("new"))
+        with pytest.raises(FencedError):
+            run(lease.save(make_snapshot(1, writer="a")))
+        assert run(store._read("new")) is None
+
+    @pytest.mark.parametrize("present", [False, True])
+    def test_of_many_owners_at_most_one_lease_can_ever_write(
+        self, store: SessionPersistence, present: bool
+    ) -> None:
+        if present:
+            run(store.save("call", make_snapshot(0)))
+
+        async def race() -> list[Any]:
+            async def take(number: int) -> Any:
+                try:
+                    return await store.acquire("call", f"owner-{number}", force=True)
+                except ConflictError:
+                    return None  # gave up racing: holds nothing
+
+            leases = list(await asyncio.gather(*(take(n) for n in range(8))))
+            held = [lease for lease in leases if lease is not None]
+
+            async def write(lease: Any, turn: int) -> bool:
+                try:
+                    await lease.save(make_snapshot(turn, writer=lease.owner))
+                except FencedError:
+                    return False
+                return True
+
+            first = await asyncio.gather(*(write(lease, 1) for lease in held))
+            # ...and ever: after a delete, a re-create and another round, still one.
+            await store.delete("call")
+            await store.save("call", make_snapshot(7, writer="outsider"))
+            again = await asyncio.gather(*(write(lease, 2) for lease in held))
+            return [sum(first), sum(again)]
+
+        first_round, after_delete = run(race())
+        assert first_round == 1
+        assert after_delete == 0
+        assert run(store.load("call")) == make_snapshot(7, writer="outsider")
+
+    def test_release_keeps_the_last_saved_body_not_the_callers_object(
+        self, store: SessionPersistence
+    ) -> None:
+        lease = run(store.acquire("call", "region-a/1"))
+        snapshot = make_snapshot(1, writer="a")
+        run(lease.save(snapshot))
+        snapshot.state["half-applied"] = True  # mutated after save returned
+        snapshot.turn_count = 2
+        run(lease.release())
+        assert run(store.load("call")) == make_snapshot(1, writer="a")
+
+    def test_leaving_the_block_on_an_error_writes_nothing_unsaved(
+        self, store: SessionPersistence
+    ) -> None:
+        async def turn() -> None:
+            async with await store.acquire("call", "region-a/1") as lease:
+                snapshot = make_snapshot(1, writer="a")
+                await lease.save(snapshot)
+                snapshot.state["half-applied"] = True
+                snapshot.turn_count = 99
+                raise RuntimeError("the turn failed half-way")
+
+        with pytest.raises(RuntimeError):
+            run(turn())
+        assert run(store.load("call")) == make_snapshot(1, writer="a")
+        run(store.acquire("call", "region-b/1"))  # released: free without force
+
+    def test_release_after_acquire_keeps_exactly_the_body_read(
+        self, store: SessionPersistence
+    ) -> None:
+        run(store.save("call", make_snapshot(5, writer="x")))
+        lease = run(store.acquire("call", "region-a/1"))
+        loaded = run(lease.load())
+        assert loaded is not None
+        loaded.state["mutated"] = True
+        run(lease.release())
+        assert run(store.load("call")) == make_snapshot(5, writer="x")
 
     def test_two_owners_racing_for_a_new_session_only_one_can_save(
         self, store: SessionPersistence
     ) -> None:
         first = run(store.acquire("new", "region-a/1"))
-        second = run(store.acquire("new", "region-b/1"))
-        run(first.save(make_snapshot(1, writer="a")))
+        with pytest.raises(SessionBusy):  # the claim is held, as a saved session would be
+            run(store.acquire("new", "region-b/1"))
+        second = run(store.acquire("new", "region-b/1", force=True))
+        assert second.epoch == first.epoch + 1
         with pytest.raises(FencedError):
-            run(second.save(make_snapshot(1, writer="b")))
-        assert run(store.load("new")) == make_snapshot(1, writer="a")
+            run(first.save(make_snapshot(1, writer="a")))
+        run(second.save(make_snapshot(1, writer="b")))
+        assert run(store.load("new")) == make_snapshot(1, writer="b")
 
     def test_cooperative_handoff_sees_the_last_snapshot(self, store: SessionPersistence) -> None:
         run(store.save("call", make_snapshot(0)))

@@ -37,7 +37,10 @@ S3_EXPECTED: dict[str, tuple[int, list[str]]] = {
     "update, existing session": (2, ["GET", "PUT"]),
     "update, new session": (2, ["GET", "PUT"]),
     "acquire, existing session": (2, ["GET", "PUT"]),
-    "acquire, new session": (1, ["GET"]),
+    "acquire, new session (writes a claim)": (2, ["GET", "PUT"]),
+    "save, keyed (idempotency_key), new key": (2, ["GET", "PUT"]),
+    "save, keyed (idempotency_key), key already applied": (1, ["GET"]),
+    "update, keyed, key already applied": (1, ["GET"]),
     "lease.save": (1, ["PUT"]),
     "lease.release": (1, ["PUT"]),
     "list_sessions, one page": (1, ["GET"]),
@@ -53,7 +56,7 @@ STATUSES = {
     "save, conditional, stale version (ConflictError)": {"412"},
     "load, absent": {"404"},
     "update, new session": {"404", "200"},
-    "acquire, new session": {"404"},
+    "acquire, new session (writes a claim)": {"404", "200"},
 }
 
 

@@ -271,3 +271,27 @@ def test_processes_share_a_store_through_the_environment(
     assert run(collect(store)) == ["counter"]
     assert key_of(store, "counter") == f"{s3_prefix}/counter.json"
     asyncio.run(store.aclose())
+
+
+def _child_uses_s3(store: S3Persistence) -> None:
+    asyncio.run(store.save("forked", make_snapshot(7, writer="child")))
+    assert store.blocking.load("forked") == make_snapshot(7, writer="child")
+    store.blocking.save("forked", make_snapshot(8, writer="child"))
+
+
+def test_a_store_used_before_fork_keeps_working_in_the_child(s3_store: S3Persistence) -> None:
+    """The parent's pool, loop and connections are not the child's: it rebuilds them."""
+    import multiprocessing
+
+    asyncio.run(s3_store.save("s-1", make_snapshot(1)))
+    s3_store.blocking.save("s-1", make_snapshot(2))
+    child = multiprocessing.get_context("fork").Process(target=_child_uses_s3, args=(s3_store,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("a store used before fork hung in the child")
+    assert child.exitcode == 0
+    assert s3_store.blocking.load("forked") == make_snapshot(8, writer="child")
+    assert s3_store.blocking.load("s-1") == make_snapshot(2)  # the parent still works

@@ -163,7 +163,9 @@ def stored_snapshot(server: GcsEmulator, store: GcsPersistence, session_id: str)
     """What the emulator holds for the session, read directly (not through the store)."""
     body = server.read_object(store.bucket, object_name(store, session_id))
     assert body is not None, f"{session_id} should be stored"
-    return codec.decode(session_id, body).snapshot
+    snapshot = codec.decode(session_id, body).snapshot
+    assert snapshot is not None, f"{session_id} holds a claim, not a snapshot"
+    return snapshot
 
 
 def stored_generation(server: GcsEmulator, store: GcsPersistence, session_id: str) -> str | None:

@@ -52,6 +52,27 @@ def cas_counter(url: str, session_id: str, count: int) -> None:
     print(f"done {conflicts}", flush=True)
 
 
+def keyed_counter(url: str, session_id: str, keys: str, seed: str) -> None:
+    """Apply every turn in ``keys`` (comma-separated) once, in a shuffled order, through
+    keyed updates, each retried after an unknown outcome; prints ``done``."""
+    import random
+
+    from sessionstore import OutcomeUnknown
+    from sessionstore.testing import increment
+
+    store = open_store(url).blocking
+    order = keys.split(",")
+    random.Random(seed).shuffle(order)
+    for key in order:
+        while True:
+            try:
+                store.update(session_id, increment, idempotency_key=key, max_attempts=100_000)
+            except OutcomeUnknown:
+                continue  # safe to retry: the key makes it exactly once
+            break
+    print("done", flush=True)
+
+
 def main(argv: list[str]) -> None:
     mode, url, session_id, *rest = argv
     if mode == "save-loop":
@@ -61,6 +82,8 @@ def main(argv: list[str]) -> None:
         update_counter(url, session_id, int(rest[0]))
     elif mode == "cas-counter":
         cas_counter(url, session_id, int(rest[0]))
+    elif mode == "keyed-counter":
+        keyed_counter(url, session_id, *rest)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
