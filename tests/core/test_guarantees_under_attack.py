@@ -22,7 +22,7 @@ import pytest
 
 from sessionstore import FsPersistence, MemoryPersistence, SessionSnapshot
 from sessionstore.testing import increment, make_snapshot
-from support.processes import finish, spawn_worker
+from support.processes import finish, in_forked_child, spawn_worker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -145,14 +145,9 @@ def _child_uses(store: SessionPersistence, session_id: str) -> None:
 
 
 def _in_forked_child(target: Callable[..., None], *args: Any) -> int | None:
-    child = FORK.Process(target=target, args=args)
-    child.start()
-    child.join(timeout=60)
-    if child.is_alive():  # hung: the bug this guards against
-        child.kill()
-        child.join()
-        return None
-    return child.exitcode
+    """Run ``target`` in a child made by a plain ``os.fork()``; its exit code, or None
+    if it was still running after 60 s (then it is killed)."""
+    return in_forked_child(target, *args)
 
 
 @pytest.fixture(params=["memory", "filesystem"])

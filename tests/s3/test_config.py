@@ -14,7 +14,7 @@ from sessionstore.adapters import s3 as s3_module
 from sessionstore.adapters.s3 import S3Persistence
 from sessionstore.adapters.s3 import _config as _s3_config
 from sessionstore.testing import make_snapshot
-from support.processes import finish, spawn_worker
+from support.processes import finish, in_forked_child, spawn_worker
 from support.s3_fixtures import calls, collect, key_of, run
 
 if TYPE_CHECKING:
@@ -281,17 +281,8 @@ def _child_uses_s3(store: S3Persistence) -> None:
 
 def test_a_store_used_before_fork_keeps_working_in_the_child(s3_store: S3Persistence) -> None:
     """The parent's pool, loop and connections are not the child's: it rebuilds them."""
-    import multiprocessing
-
     asyncio.run(s3_store.save("s-1", make_snapshot(1)))
     s3_store.blocking.save("s-1", make_snapshot(2))
-    child = multiprocessing.get_context("fork").Process(target=_child_uses_s3, args=(s3_store,))
-    child.start()
-    child.join(timeout=60)
-    if child.is_alive():
-        child.kill()
-        child.join()
-        pytest.fail("a store used before fork hung in the child")
-    assert child.exitcode == 0
+    assert in_forked_child(_child_uses_s3, s3_store) == 0, "hung or failed in the child"
     assert s3_store.blocking.load("forked") == make_snapshot(8, writer="child")
     assert s3_store.blocking.load("s-1") == make_snapshot(2)  # the parent still works
