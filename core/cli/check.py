@@ -76,11 +76,11 @@ async def _check(args: argparse.Namespace) -> int:
         emit_json(document)
     else:
         print(f"check {args.url} ({type(store).__name__}) on scratch session {scratch}")
-        for probe in [*probes, checksum]:
-            verdict = {True: "ok", False: "UNSAFE", None: "n/a"}[probe.ok]
-            if probe is checksum and probe.ok is False:
-                verdict = "warning"
+        for probe in probes:
+            verdict = "ok" if probe.ok else "UNSAFE"
             print(f"  {probe.name:<22} {verdict:<8} {probe.detail}")
+        verdict = {True: "ok", False: "warning", None: "-"}[checksum.ok]
+        print(f"  {checksum.name:<22} {verdict:<8} {checksum.detail}")
         print(
             "verdict: safe for compare-and-swap"
             if safe
@@ -93,48 +93,60 @@ def _snapshot(step: int) -> SessionSnapshot:
     return SessionSnapshot(state={"probe": step}, phase="sessionstore-check", turn_count=step)
 
 
+_PROBES = ("create-only writes", "If-Match writes", "conditional deletes")
+
+
 async def _probe_cas(store: SessionPersistence, scratch: str) -> list[Probe]:
+    """Run the three probes in order; an error fails the probe it hit and skips the rest."""
     probes: list[Probe] = []
+    try:
+        await _probe_steps(store, scratch, probes)
+    except SessionStoreError as exc:
+        failed = _PROBES[len(probes)]
+        probes.append(Probe(failed, False, f"the probe failed: {type(exc).__name__}: {exc}"))
+    probes += [Probe(name, False, "not run") for name in _PROBES[len(probes) :]]
+    return probes
+
+
+async def _probe_steps(store: SessionPersistence, scratch: str, probes: list[Probe]) -> None:
     first = await store.save(scratch, _snapshot(1), expected_version=None)
     try:
         await store.save(scratch, _snapshot(2), expected_version=None)
-        probes.append(Probe("create-only writes", False, "a create of an existing session won"))
+        probes.append(Probe(_PROBES[0], False, "a create of an existing session won"))
     except ConflictError:
-        probes.append(Probe("create-only writes", True, "a second create was refused"))
+        probes.append(Probe(_PROBES[0], True, "a second create was refused"))
+
     current = (await _version(store, scratch)) or first
     second = await store.save(scratch, _snapshot(3), expected_version=current)
     stale = first if first != second else current
     try:
         await store.save(scratch, _snapshot(4), expected_version=stale)
-        probes.append(Probe("If-Match writes", False, "a save on a superseded version won"))
+        probes.append(Probe(_PROBES[1], False, "a save on a superseded version won"))
     except ConflictError:
-        probes.append(Probe("If-Match writes", True, "a save on a superseded version was refused"))
+        probes.append(Probe(_PROBES[1], True, "a save on a superseded version was refused"))
+
     try:
         await store.delete(scratch, expected_version=stale)
+    except ConflictError:
+        pass
+    else:
         gone = await store.load(scratch) is None
         detail = "a delete on a superseded version " + ("deleted" if gone else "was accepted")
-        probes.append(Probe("conditional deletes", False, detail))
+        probes.append(Probe(_PROBES[2], False, detail))
+        return
+    latest = await _version(store, scratch)
+    if latest is None:
+        probes.append(Probe(_PROBES[2], False, "a stale delete was refused, but deleted"))
+        return
+    try:
+        await store.delete(scratch, expected_version=latest)
     except ConflictError:
-        still_there = await store.load(scratch) is not None
-        latest = await _version(store, scratch)
-        if not still_there or latest is None:
-            probes.append(Probe("conditional deletes", False, "refused, but the session is gone"))
-        else:
-            try:
-                await store.delete(scratch, expected_version=latest)
-            except ConflictError:
-                probes.append(
-                    Probe("conditional deletes", False, "a delete on the current version failed")
-                )
-            else:
-                probes.append(
-                    Probe(
-                        "conditional deletes",
-                        True,
-                        "a stale delete was refused, a current one deleted",
-                    )
-                )
-    return probes
+        probes.append(Probe(_PROBES[2], False, "a delete on the current version was refused"))
+        return
+    if await store.load(scratch) is not None:
+        probes.append(Probe(_PROBES[2], False, "a delete on the current version left it"))
+        return
+    probes.append(Probe(_PROBES[2], True, "a stale delete was refused, a current one deleted"))
 
 
 async def _version(store: SessionPersistence, session_id: str) -> str | None:
@@ -150,13 +162,14 @@ async def _probe_checksum(store: SessionPersistence, scratch: str) -> Probe:
     probe = _CHECKSUM_PROBES.get(type(store).__name__)
     if probe is None:
         return Probe(name, None, "local store: no upload to verify")
-    refused, detail = await store._run_sync(probe, store, scratch)
-    if refused:
-        return Probe(name, True, detail)
-    return Probe(name, False, detail)
+    try:
+        refused, detail = await store._run_sync(probe, store, scratch)
+    except Exception as exc:  # informational only: never let it hide the CAS verdict
+        return Probe(name, None, f"could not tell: {type(exc).__name__}: {exc}")
+    return Probe(name, refused, detail)
 
 
-def _s3_checksum(store: Any, scratch: str) -> tuple[bool, str]:
+def _s3_checksum(store: Any, scratch: str) -> tuple[bool | None, str]:
     from botocore.exceptions import ClientError
 
     client = store._s3()
@@ -164,16 +177,27 @@ def _s3_checksum(store: Any, scratch: str) -> tuple[bool, str]:
     body = b'{"sessionstore-check": "checksum probe"}'
     wrong = base64.b64encode(hashlib.sha256(body + b"x").digest()).decode()
     try:
-        client.put_object(Bucket=store.bucket, Key=key, Body=body, ChecksumSHA256=wrong)
+        # Create-only, so a bucket policy that denies unconditional PutObjects lets it through.
+        client.put_object(
+            Bucket=store.bucket, Key=key, Body=body, ChecksumSHA256=wrong, IfNoneMatch="*"
+        )
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        return True, f"a PUT with a wrong SHA-256 was refused ({code})"
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _S3_CHECKSUM_REFUSALS or status == 400:
+            return True, f"a PUT with a wrong SHA-256 was refused ({code})"
+        return None, f"could not tell: the probe PUT was answered {code} (HTTP {status})"
     with contextlib.suppress(ClientError):
         client.delete_object(Bucket=store.bucket, Key=key)
     return False, "a PUT with a wrong SHA-256 was stored (downloads are still verified)"
 
 
-def _gcs_checksum(store: Any, scratch: str) -> tuple[bool, str]:
+_S3_CHECKSUM_REFUSALS = frozenset(
+    {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch"}
+)
+
+
+def _gcs_checksum(store: Any, scratch: str) -> tuple[bool | None, str]:
     from urllib.parse import quote
 
     from sessionstore.adapters.gcs import _http
@@ -201,10 +225,10 @@ def _gcs_checksum(store: Any, scratch: str) -> tuple[bool, str]:
         with contextlib.suppress(Exception):
             _http.delete(transport, store.bucket, name, if_generation_match=None, timeout=10)
         return False, "an upload with a wrong CRC32C was stored (downloads are still verified)"
-    return False, f"could not tell: the probe upload was answered {status}"
+    return None, f"could not tell: the probe upload was answered HTTP {status}"
 
 
-_CHECKSUM_PROBES: dict[str, Callable[[Any, str], tuple[bool, str]]] = {
+_CHECKSUM_PROBES: dict[str, Callable[[Any, str], tuple[bool | None, str]]] = {
     "S3Persistence": _s3_checksum,
     "GcsPersistence": _gcs_checksum,
 }

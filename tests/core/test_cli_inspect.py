@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sessionstore import FencedError, FsPersistence, MemoryPersistence
+from sessionstore import BackendError, FencedError, FsPersistence, MemoryPersistence
 from sessionstore.cli import main
 from sessionstore.contract import ANY_VERSION
 from sessionstore.registry import _BACKENDS, register_store
@@ -154,6 +154,8 @@ class LaxStore(MemoryPersistence):
     lax = ""
 
     async def _write(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
+        if LaxStore.lax == "unsupported" and expected is not ANY_VERSION:
+            raise BackendError("NotImplemented (HTTP 501): conditional writes")
         if (LaxStore.lax == "create" and expected is None) or (
             LaxStore.lax == "match" and isinstance(expected, str)
         ):
@@ -193,3 +195,21 @@ def test_check_reports_each_ignored_precondition(lax: str, unsafe: str) -> None:
     assert report["safe"] is False
     failing = [c["name"] for c in report["checks"] if not c["ok"]]
     assert failing == [unsafe]
+
+
+@pytest.mark.usefixtures("lax_scheme")
+def test_check_reports_a_store_without_conditional_writes() -> None:
+    """An S3-compatible service answering 501 to If-None-Match: unsafe, and a clean report."""
+    LaxStore.lax = "unsupported"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["check", "lax://", "--json"])
+    assert status == 1
+    report = json.loads(out.getvalue())
+    assert [(c["name"], c["ok"]) for c in report["checks"]] == [
+        ("create-only writes", False),
+        ("If-Match writes", False),
+        ("conditional deletes", False),
+    ]
+    assert "BackendError" in report["checks"][0]["detail"]
+    assert report["checks"][1]["detail"] == "not run"
