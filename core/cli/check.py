@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from sessionstore.cli import EXIT_FAILED, EXIT_OK
-from sessionstore.cli.commands import emit_json, run
+from sessionstore.cli.commands import check_listable, emit_json, run
 from sessionstore.errors import ConflictError, SessionStoreError
 from sessionstore.model import SessionSnapshot
 from sessionstore.registry import open_store
@@ -57,6 +57,7 @@ def check(args: argparse.Namespace) -> int:
 async def _check(args: argparse.Namespace) -> int:
     scratch = f"sessionstore-check-{secrets.token_hex(6)}"
     async with open_store(args.url) as store:
+        check_listable(store, args.url)  # probing a mistyped directory must not create it
         try:
             probes = await _probe_cas(store, scratch)
         finally:

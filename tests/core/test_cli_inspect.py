@@ -131,6 +131,12 @@ def run_cli_input(stdin: str, *args: str) -> Any:
 
 @pytest.mark.parametrize("url", ["memory://", "memory://check-named", "file://{tmp}/store"])
 def test_check_reports_local_stores_safe(url: str, tmp_path: Path) -> None:
+    if url.startswith("file"):
+        missing = cli("check", url.format(tmp=tmp_path))
+        assert missing.returncode == 1
+        assert "does not exist" in missing.stderr
+        assert not (tmp_path / "store").exists()  # a mistyped path is not created
+        (tmp_path / "store").mkdir()
     result = cli("check", url.format(tmp=tmp_path), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)

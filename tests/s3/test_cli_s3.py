@@ -168,3 +168,19 @@ def test_copy_migrates_invalid_keys_from_s3(
     encoded = run_cli("cp", "--encode-ids", url, f"file://{tmp_path}/enc")
     assert encoded.returncode == 0, encoded.stderr
     assert sorted(FsPersistence(tmp_path / "enc").blocking.list_sessions()) == ["a=20b", "ok-1"]
+
+
+def test_history_on_an_unversioned_bucket_says_so(
+    s3_env: S3Emulator, s3_bucket: str, s3_prefix: str
+) -> None:
+    store = S3Persistence(s3_bucket, s3_prefix, endpoint_url=s3_env.endpoint_url)
+    run(store.save("call", make_snapshot(1)))
+    run(store.save("call", make_snapshot(2)))
+    listed = run_cli("history", f"s3://{s3_bucket}/{s3_prefix}", "call")
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 1  # only the current object is kept
+    assert "no versioning enabled" in listed.stderr
+    none = run_cli("history", f"s3://{s3_bucket}/{s3_prefix}", "nobody")
+    assert none.returncode == 1
+    assert "no versions of 'nobody'" in none.stderr
+    run(store.aclose())
