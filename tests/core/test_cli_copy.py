@@ -10,6 +10,7 @@ import os
 import pty
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -137,6 +138,9 @@ def test_progress_bar_on_a_terminal_and_none_otherwise(tmp_path: Path) -> None:
         src.save(f"s-{number}", make_snapshot(number))
     args = ["cp", f"file://{tmp_path}/src", f"file://{tmp_path}/dst"]
     controller, terminal = pty.openpty()
+    chunks: list[bytes] = []
+    # Read the terminal while the command runs, so a full pty buffer can never block it.
+    reader = threading.Thread(target=_drain, args=(controller, chunks), daemon=True)
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "sessionstore", *args],
@@ -145,10 +149,12 @@ def test_progress_bar_on_a_terminal_and_none_otherwise(tmp_path: Path) -> None:
             env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
         )
         os.close(terminal)
+        reader.start()
         stdout, _ = process.communicate(timeout=60)
-        screen = _drain(controller)
+        reader.join(timeout=60)
     finally:
         os.close(controller)
+    screen = b"".join(chunks).decode("utf-8", "replace")
     assert process.returncode == 0
     assert "copying" in screen
     assert "5/5" in screen
@@ -158,17 +164,15 @@ def test_progress_bar_on_a_terminal_and_none_otherwise(tmp_path: Path) -> None:
     assert "copying" not in piped.stderr
 
 
-def _drain(fd: int) -> str:
-    chunks = []
+def _drain(fd: int, chunks: list[bytes]) -> None:
     while True:
         try:
             chunk = os.read(fd, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
+        except OSError:  # EIO: every process closed its end of the terminal
+            return
         if not chunk:
-            break
+            return
         chunks.append(chunk)
-    return b"".join(chunks).decode("utf-8", "replace")
 
 
 # ------------------------------------------------------------------ concurrency (in process)
