@@ -102,8 +102,13 @@ class FsPersistence(SessionPersistence):
         max_bytes: int = DEFAULT_MAX_BYTES,
         create: bool = True,
         max_workers: int = 16,
+        file_mode: int = 0o600,
     ) -> None:
         super().__init__(max_bytes=max_bytes, max_workers=max_workers)
+        if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
+            raise ValueError(f"file_mode must be permission bits 0o000..0o777, not {file_mode!r}")
+        #: Mode of new session and lock files (the process umask still applies).
+        self.file_mode = file_mode
         self.directory = Path(directory)
         self._create = create
         self._swept = False
@@ -111,10 +116,16 @@ class FsPersistence(SessionPersistence):
 
     @classmethod
     def from_url(cls, url: StoreUrl, **options: Any) -> FsPersistence:
-        """``file:///absolute/dir`` or ``file://relative/dir``."""
+        """``file:///absolute/dir`` or ``file://relative/dir``; ``?mode=0640`` is ``file_mode``."""
         directory = url.netloc + url.path if url.netloc else url.path
-        if not directory or url.query:
-            raise InvalidStoreUrl(f"file:// needs a directory and takes no query: {url.raw!r}")
+        if not directory or set(url.query) - {"mode"}:
+            raise InvalidStoreUrl(f"file:// needs a directory and takes only ?mode=: {url.raw!r}")
+        if "mode" in url.query:
+            try:
+                options = {"file_mode": int(url.query["mode"], 8), **options}
+                return cls(directory, **options)
+            except ValueError as exc:
+                raise InvalidStoreUrl(f"mode must be octal permission bits: {url.raw!r}") from exc
         return cls(directory, **options)
 
     def __repr__(self) -> str:
@@ -185,7 +196,7 @@ class FsPersistence(SessionPersistence):
                     check_expected(session_id, self._current_version(session_id), expected)
                 tmp = self.directory / f".{session_id}{_SUFFIX}.{secrets.token_hex(6)}{_TMP_SUFFIX}"
                 try:
-                    _write_durably(tmp, body)
+                    _write_durably(tmp, body, self.file_mode)
                     os.replace(tmp, self._path(session_id))
                 except BaseException:
                     with contextlib.suppress(FileNotFoundError):
@@ -288,10 +299,10 @@ class FsPersistence(SessionPersistence):
         stripe = zlib.crc32(session_id.encode()) % _STRIPES
         path = lock_dir / f"{stripe:02x}.lock"
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, self.file_mode)
         except FileNotFoundError:
             lock_dir.mkdir(exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, self.file_mode)
         _held_lock_fds.add(fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -310,8 +321,8 @@ class FsPersistence(SessionPersistence):
             raise BackendError(f"{self.directory}: {exc}") from exc
 
 
-def _write_durably(path: Path, body: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+def _write_durably(path: Path, body: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         view = memoryview(body)
         while view:

@@ -3,8 +3,10 @@
 =============================  ==========================================  =========
 URL                            store                                       extra
 =============================  ==========================================  =========
-``memory://``                  :class:`~sessionstore.memory.MemoryPersistence`  (core)
+``memory://``                  a new, empty :class:`~sessionstore.memory.MemoryPersistence`  (core)
+``memory://name``              the one in-process store of that name        (core)
 ``file:///abs/dir``            :class:`~sessionstore.filesystem.FsPersistence`  (core)
+``file://localhost/abs/dir``   the same as ``file:///abs/dir`` (RFC 8089)   (core)
 ``file://relative/dir``        the same, relative to the working directory  (core)
 ``s3://bucket/prefix``         ``sessionstore.adapters.s3.S3Persistence``   ``s3``
 ``gs://bucket/prefix``         ``sessionstore.adapters.gcs.GcsPersistence`` ``gcs``
@@ -13,12 +15,21 @@ URL                            store                                       extra
 Backends are named by import path, so ``import sessionstore`` imports no cloud
 SDK; a missing SDK is reported with the extra to install. Query parameters
 (``?region=eu-west-1``) and keyword arguments are passed to the store.
+
+``memory://`` opens a new, empty, private store every time. ``memory://name``
+opens the store called ``name``, shared by every ``open_store`` of that URL in
+this process (created empty, with the keyword options of its first opening), so
+code that opens a store per call sees what the previous call saved. Closing it
+only releases worker threads: its sessions stay until the process exits or
+:func:`drop_memory_store` is called.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -28,7 +39,7 @@ from sessionstore.errors import InvalidStoreUrl, MissingDependency
 if TYPE_CHECKING:
     from sessionstore.contract import SessionPersistence
 
-__all__ = ["StoreUrl", "open_store", "register_store"]
+__all__ = ["StoreUrl", "drop_memory_store", "open_store", "register_store"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,12 @@ def register_store(
     _BACKENDS[scheme.lower()] = _Backend(target, extra, requires)
 
 
+_MEMORY_TARGET = "sessionstore.memory:MemoryPersistence"
+_MEMORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_named_memory: dict[str, SessionPersistence] = {}
+_named_memory_lock = threading.Lock()
+
+
 def open_store(url: str, **options: object) -> SessionPersistence:
     """Open the store a URL names; see the module docstring for the schemes."""
     parsed = _parse(url)
@@ -86,8 +103,34 @@ def open_store(url: str, **options: object) -> SessionPersistence:
         known = ", ".join(f"{name}://" for name in sorted(_BACKENDS))
         raise InvalidStoreUrl(f"unknown store scheme in {url!r}; known: {known}")
     cls = _load(parsed.scheme, backend)
+    if backend.target == _MEMORY_TARGET and parsed.netloc:
+        return _named_memory_store(cls, parsed, options)
     store: SessionPersistence = cls.from_url(parsed, **options)
     return store
+
+
+def drop_memory_store(name: str) -> bool:
+    """Forget the named in-process store ``memory://name``; return whether it existed."""
+    with _named_memory_lock:
+        return _named_memory.pop(name, None) is not None
+
+
+def _named_memory_store(
+    cls: type[SessionPersistence], url: StoreUrl, options: dict[str, object]
+) -> SessionPersistence:
+    name = url.netloc
+    if not _MEMORY_NAME.fullmatch(name) or url.path.strip("/") or url.query:
+        raise InvalidStoreUrl(
+            f"memory://NAME takes a name of letters, digits, '.', '_', '-' "
+            f"(up to 100) and no path or query: {url.raw!r}"
+        )
+    with _named_memory_lock:
+        store = _named_memory.get(name)
+        if store is None:
+            bare = StoreUrl(f"{url.scheme}://", url.scheme, "", "", {})
+            store = cls.from_url(bare, **options)
+            _named_memory[name] = store
+        return store
 
 
 def _parse(url: str) -> StoreUrl:
@@ -97,7 +140,10 @@ def _parse(url: str) -> StoreUrl:
     if parts.fragment:
         raise InvalidStoreUrl(f"store URLs take no #fragment: {url!r}")
     query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False))
-    return StoreUrl(url, parts.scheme.lower(), unquote(parts.netloc), unquote(parts.path), query)
+    scheme, netloc = parts.scheme.lower(), unquote(parts.netloc)
+    if scheme == "file" and netloc.lower() == "localhost":
+        netloc = ""  # RFC 8089: file://localhost/path is the local absolute /path
+    return StoreUrl(url, scheme, netloc, unquote(parts.path), query)
 
 
 def _load(scheme: str, backend: _Backend) -> type[SessionPersistence]:

@@ -40,6 +40,7 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any, Final
 
+from sessionstore.adapters.gcs import _history
 from sessionstore.adapters.gcs import _http as _gcs_http
 from sessionstore.adapters.gcs._errors import (
     TRANSLATABLE,
@@ -52,7 +53,7 @@ from sessionstore.adapters.gcs._retry import Attempts, RetryPolicy, call
 from sessionstore.adapters.gcs._transport import ClientHolder, build_client
 from sessionstore.contract import ANY_VERSION, DEFAULT_MAX_BYTES, SessionPersistence, StoredObject
 from sessionstore.errors import ConflictError, InvalidStoreUrl, SnapshotTooLarge
-from sessionstore.ids import is_valid_session_id
+from sessionstore.ids import is_valid_session_id, validate_session_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -270,6 +271,18 @@ class GcsPersistence(SessionPersistence):
             return call(page, policy=self._retry, idempotent=True, attempts=attempts)
         except TRANSLATABLE as exc:
             raise translate(exc, Where("list", self.bucket, listing + "*"), attempts) from exc
+
+    # ------------------------------------------------- history (see _history)
+
+    async def history(self, session_id: str) -> list[_history.PastVersion]:
+        """Every stored version of the session, newest first (bucket with object versioning)."""
+        session_id = validate_session_id(session_id)
+        return await self._run_sync(_history.list_versions, self, session_id)
+
+    async def read_version(self, session_id: str, version_id: str) -> bytes:
+        """The raw body of one past version (``version_id`` as :meth:`history` lists it)."""
+        session_id = validate_session_id(session_id)
+        return await self._run_sync(_history.read_version, self, session_id, version_id)
 
     # -------------------------------------------------------------- helpers
 

@@ -42,6 +42,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from sessionstore.adapters.s3 import _attempts as attempts
+from sessionstore.adapters.s3 import _history
 from sessionstore.adapters.s3._config import (
     ClientSettings,
     Encryption,
@@ -59,6 +60,7 @@ from sessionstore.contract import (
     StoredObject,
 )
 from sessionstore.errors import InvalidStoreUrl, SnapshotTooLarge
+from sessionstore.ids import validate_session_id
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -288,3 +290,15 @@ class S3Persistence(SessionPersistence):
         ]
         next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
         return ids, next_token
+
+    # ------------------------------------------------- history (see _history)
+
+    async def history(self, session_id: str) -> list[_history.PastVersion]:
+        """Every stored version of the session, newest first (ListObjectVersions)."""
+        session_id = validate_session_id(session_id)
+        return await self._run_sync(_history.list_versions, self, session_id)
+
+    async def read_version(self, session_id: str, version_id: str) -> bytes:
+        """The raw body of one past version (``version_id`` as :meth:`history` lists it)."""
+        session_id = validate_session_id(session_id)
+        return await self._run_sync(_history.read_version, self, session_id, version_id)

@@ -10,6 +10,7 @@ On a persistent store act 1 runs in a real child process that really dies;
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
         handoff(blocking)
         if not in_process:
-            say(f"\nDone. Look at it: sessionstore show {args.url} {SESSION}")
+            say(f"\nDone. Look at it: {command_line()} show {shlex.quote(args.url)} {SESSION}")
     return EXIT_OK
 
 
@@ -148,7 +149,13 @@ def agent_main(url: str) -> None:
 
 
 def short(version: str) -> str:
-    return version if len(version) <= 12 else version[:10] + ".."
+    """A version in full, as a user would paste it (quoted for the shell if needed)."""
+    return shlex.quote(version)
+
+
+def command_line() -> str:
+    """How to run this CLI again from a shell, whether or not its venv is activated."""
+    return f"{shlex.quote(sys.executable)} -m sessionstore"
 
 
 def say(line: str) -> None:

@@ -30,7 +30,20 @@ def test_memory_and_file_urls() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["", "sessions", "ftp://host/x", "memory://name", "file://", "file:///x?fsync=no"]
+    "url",
+    [
+        "",
+        "sessions",
+        "ftp://host/x",
+        "memory://name/path",
+        "memory://a%20b",
+        "memory://name?max=1",
+        "file://",
+        "file://localhost",
+        "file:///x?fsync=no",
+        "file:///x?mode=0999",
+        "file:///x?mode=01777",
+    ],
 )
 def test_bad_urls_are_clear_errors(url: str) -> None:
     with pytest.raises(InvalidStoreUrl):
@@ -68,7 +81,17 @@ def test_import_loads_no_cloud_sdk_or_cli_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     modules = json.loads(result.stdout)
-    heavy = ("boto3", "botocore", "google", "click", "typer", "rich", "sessionstore.cli")
+    heavy = (
+        "boto3",
+        "botocore",
+        "google",
+        "click",
+        "typer",
+        "rich",
+        "tqdm",
+        "argcomplete",
+        "sessionstore.cli",
+    )
     assert [m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)] == []
     assert "sessionstore.adapters.s3" not in modules
 
