@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +17,7 @@ import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from sessionstore.adapters.s3 import S3Persistence
+from support.gcs_server import count_connects
 from support.s3_server import DUMMY_CREDENTIALS, REGION, S3Emulator
 
 if TYPE_CHECKING:
@@ -29,7 +31,9 @@ __all__ = [
     "S3_BUCKET",
     "aws_sandbox",
     "calls",
+    "closed_port",
     "collect",
+    "count_connects",
     "key_of",
     "run",
     "s3_bucket",
@@ -111,6 +115,15 @@ def s3_store(
     yield store
     s3_server.clear_faults()
     asyncio.run(store.aclose())
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on: bound (so nobody else takes it), never listening,
+    so every connection to it is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]
 
 
 # ------------------------------------------------------------------ helpers
