@@ -213,22 +213,21 @@ class S3Persistence(SessionPersistence):
     def _read_sync(self, session_id: str) -> StoredObject | None:
         call = Call("GetObject", self.bucket, self._key(session_id), session_id)
         client = self._s3()
-        limit = attempts.max_attempts_of(client)
-        attempt = 1
-        while True:
-            try:
-                with attempts.journal(call.where, max_attempts=limit):
+        limit = attempts.max_attempts_of(client) or 1
+        with attempts.journal(call.where, max_attempts=limit) as journal:
+            while True:
+                try:
                     return self._get_sync(client, call.key, session_id)
-            except SDK_ERRORS as exc:
-                if is_missing_key(exc):
-                    return None
-                if not (is_damaged_in_transit(exc) and attempt < (limit or 1)):
-                    raise translate(exc, call) from exc
-            # The body failed its checksum as it was read, after botocore's own retries
-            # were over: read it again, within the same attempt limit.
-            attempts.backoff(attempt)
-            attempt += 1
-            attempts.warn_retry(call.where, attempt, limit, "the body failed its checksum")
+                except SDK_ERRORS as exc:
+                    if is_missing_key(exc):
+                        return None
+                    if not is_damaged_in_transit(exc) or len(journal.attempts) >= limit:
+                        raise translate(exc, call) from exc
+                    # The body failed its checksum as it was read, after botocore's own
+                    # retries were over: read it again while the call's HTTP attempts
+                    # stay within the client's limit (the retry is logged like botocore's).
+                    journal.failed_while_reading(exc)
+                attempts.backoff(len(journal.attempts))
 
     def _get_sync(self, client: S3Client, key: str, session_id: str) -> StoredObject:
         response = client.get_object(Bucket=self.bucket, Key=key)

@@ -123,6 +123,12 @@ class Journal:
     """The call has no precondition, so a re-send could undo a later write."""
     attempts: list[Attempt] = field(default_factory=list)
 
+    def failed_while_reading(self, error: BaseException) -> None:
+        """The last attempt's response was answered, but its body failed (a checksum)."""
+        if self.attempts:
+            last = self.attempts[-1]
+            self.attempts[-1] = Attempt(last.status, error, last.code)
+
     @property
     def throttled_throughout(self) -> bool:
         """Every attempt met SlowDown (so none applied anything)."""
@@ -177,12 +183,6 @@ def backoff(attempt: int, *, base: float = 0.05, cap: float = 20.0) -> None:
     time.sleep(random.uniform(0.0, min(cap, base * 2 ** (attempt - 1))))
 
 
-def warn_retry(where: str, attempt: int, max_attempts: int | None, after: str) -> None:
-    """The warning logged for every retry: which call, which attempt, and why."""
-    limit = f" of {max_attempts}" if max_attempts is not None else ""
-    logger.warning("%s: %s; retrying (attempt %d%s)", where, after, attempt, limit)
-
-
 def _record(
     *,
     response_dict: dict[str, Any] | None = None,
@@ -207,4 +207,6 @@ def _warn_on_retry(**_: Any) -> None:
     if current is None or not current.attempts:
         return
     number = len(current.attempts) + 1
-    warn_retry(current.where, number, current.max_attempts, current.attempts[-1].describe())
+    limit = f" of {current.max_attempts}" if current.max_attempts is not None else ""
+    after = current.attempts[-1].describe()
+    logger.warning("%s: %s; retrying (attempt %d%s)", current.where, after, number, limit)

@@ -189,18 +189,41 @@ def test_body_corrupted_once_in_transit_is_read_again(
 
 
 def test_body_corrupted_on_every_read_is_bounded_and_unavailable(
-    s3_store: S3Persistence, s3_server: S3Emulator
+    s3_store: S3Persistence, s3_server: S3Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     run(s3_store.save("s-1", make_snapshot(1)))
     key = key_of(s3_store, "s-1")
     s3_server.reset_log()
     s3_server.inject("corrupt_body", method="GET", key=key, times=1000)
+    caplog.set_level(logging.WARNING, logger=LOGGER)
 
     with pytest.raises(BackendUnavailable, match="checksum") as caught:
         run(s3_store.load("s-1"))
 
     assert calls(s3_server) == [("GET", key, 200)] * 3, "as many reads as the client's attempts"
     assert key in str(caught.value)
+    messages = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert len(messages) == 2
+    assert all("FlexibleChecksumError" in message for message in messages)
+    assert ["attempt 2 of 3" in messages[0], "attempt 3 of 3" in messages[1]] == [True, True]
+
+
+def test_a_re_read_after_corruption_has_botocores_retries_and_no_more_re_reads(
+    s3_store: S3Persistence, s3_server: S3Emulator
+) -> None:
+    """Bounded, if not by one shared limit: each GetObject call gets botocore's attempts,
+    and a corrupted body is read again only while the call's attempts are under the limit."""
+    run(s3_store.save("s-1", make_snapshot(1)))
+    key = key_of(s3_store, "s-1")
+    s3_server.reset_log()
+    s3_server.inject("corrupt_body", method="GET", key=key)
+    s3_server.inject("apply_then_500", method="GET", key=key, times=1000)
+
+    with pytest.raises(BackendUnavailable):
+        run(s3_store.load("s-1"))
+
+    # One corrupted read, then one re-read with the client's 3 attempts.
+    assert calls(s3_server) == [("GET", key, 200)] + [("GET", key, 500)] * 3
 
 
 # --------------------------------------------------------------- unreachable
