@@ -257,6 +257,23 @@ def test_lost_response_to_a_landed_delete_resolves_to_success(
     assert stored_generation(gcs_server, gcs_store, "s") is None
 
 
+def test_412_to_the_retry_of_a_landed_conditional_delete_is_not_a_conflict(
+    gcs_store: GcsPersistence, gcs_server: GcsEmulator
+) -> None:
+    """Whether the retry meets 404 or 412, it may be the echo of our own delete."""
+    version = run(gcs_store.save("s", make_snapshot(1)))
+    gcs_server.reset_log()
+    gcs_server.fault("fail_after", status=503, **DELETE)
+    gcs_server.fault("fail_before", status=412, **DELETE)
+    run(gcs_store.delete("s", expected_version=version))
+    assert shape(gcs_server.requests) == [
+        ("DELETE", "delete", 503),
+        ("DELETE", "delete", 412),
+        ("GET", "download", 404),
+    ]
+    assert stored_generation(gcs_server, gcs_store, "s") is None
+
+
 def test_lost_delete_response_then_recreated_is_outcome_unknown(
     gcs_store: GcsPersistence, gcs_server: GcsEmulator
 ) -> None:

@@ -362,6 +362,23 @@ def test_lost_response_to_a_landed_delete_resolves_to_success(
     assert stored(s3_server, s3_store, "s-1") is None
 
 
+def test_412_to_the_retry_of_a_landed_conditional_delete_is_not_a_conflict(
+    s3_store: S3Persistence, s3_server: S3Emulator
+) -> None:
+    """A service may answer the retry's If-Match on the now missing key with 412 (not
+    404): still the echo of our own delete, settled by the read-back."""
+    version = run(s3_store.save("s-1", make_snapshot(0)))
+    key = key_of(s3_store, "s-1")
+    s3_server.reset_log()
+    s3_server.inject("apply_then_500", method="DELETE", key=key)
+    s3_server.inject("precondition_412", method="DELETE", key=key)
+
+    run(s3_store.delete("s-1", expected_version=version))
+
+    assert calls(s3_server) == [("DELETE", key, 500), ("DELETE", key, 412), ("GET", key, 404)]
+    assert stored(s3_server, s3_store, "s-1") is None
+
+
 def test_lost_delete_response_then_a_new_write_is_outcome_unknown(
     s3_store: S3Persistence, s3_server: S3Emulator, rival: S3Persistence
 ) -> None:
