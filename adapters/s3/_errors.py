@@ -61,7 +61,6 @@ _AUTH_CODES = frozenset(
 )
 _CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError)
 _NEVER_SENT = (EndpointConnectionError, ConnectTimeoutError)
-_WRITES = ("PutObject", "DeleteObject")
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def is_damaged_in_transit(exc: BaseException) -> bool:
 def translate(exc: BaseException, call: Call, journal: Journal | None = None) -> SessionStoreError:
     """The sessionstore error for ``exc``; pass the call's ``journal`` for
     PutObject/DeleteObject (``journal.blind``: the request carried no precondition)."""
-    if journal is not None and call.session_id is not None and call.operation in _WRITES:
+    if journal is not None and call.session_id is not None:
         return _translate_write(exc, call, journal, call.session_id)
     return _translate_common(exc, call)
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from sessionstore.adapters.s3 import S3Persistence
-from support.gcs_server import count_connects
+from support.gcs_server import count_connects, refusing_endpoint
 from support.s3_server import DUMMY_CREDENTIALS, REGION, S3Emulator
 
 if TYPE_CHECKING:
@@ -119,11 +119,11 @@ def s3_store(
 
 @pytest.fixture
 def closed_port() -> Iterator[int]:
-    """A loopback port nothing listens on: bound (so nobody else takes it), never listening,
-    so every connection to it is refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bound:
-        bound.bind(("127.0.0.1", 0))
-        yield bound.getsockname()[1]
+    """A loopback port whose connections are refused at once (see ``refusing_endpoint``)."""
+    with refusing_endpoint() as url:
+        port = urlsplit(url).port
+        assert port is not None
+        yield port
 
 
 # ------------------------------------------------------------------ helpers
