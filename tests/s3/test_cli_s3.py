@@ -45,3 +45,17 @@ def test_demo_and_copy_on_s3(
     assert final.turn_count == 6
     assert sorted(run_cli("ls", url).stdout.split()) == ["copied-1", "demo-call"]
     run(store.aclose())
+
+
+def test_cli_shows_each_retry_against_an_unreachable_endpoint(
+    aws_sandbox: None, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CLI user sees the store retrying (a warning per retry on stderr), then the error."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{closed_port}")
+    shown = run_cli("show", "s3://some-bucket/p", "s-1")
+    assert shown.returncode == 1
+    retries = [line for line in shown.stderr.splitlines() if "retrying (attempt" in line]
+    assert len(retries) == 3, shown.stderr
+    assert [f"attempt {n} of 4" in line for n, line in enumerate(retries, 2)] == [True] * 3
+    assert all("GetObject s3://some-bucket/p/s-1.json" in line for line in retries)
+    assert "cannot reach S3" in shown.stderr
