@@ -21,12 +21,12 @@ errors in :mod:`sessionstore.adapters.gcs._errors` only.
 
 Rate limit: GCS accepts about one write per second to one object name and
 answers 429 beyond it. A 429 writes nothing, so it is retried with backoff (first
-delay up to ``retry_initial`` = 1 s, doubling to ``retry_maximum``) until
-``retry_deadline``; a save still throttled then raises
-:class:`~sessionstore.errors.BackendUnavailable` and nothing was written. An
-agent that saves every turn should keep one save in flight per session and, if
-turns come faster than that, save only the newest snapshot once the previous save
-returns (skipping the ones in between).
+delay up to ``retry_initial`` = 1 s, doubling to ``retry_maximum``) for at most
+``max_attempts`` attempts (4) within ``retry_deadline``; a save still throttled
+then raises :class:`~sessionstore.errors.BackendUnavailable` and nothing was
+written. An agent that saves every turn should keep one save in flight per
+session and, if turns come faster than that, save only the newest snapshot once
+the previous save returns (skipping the ones in between).
 
 Needs ``storage.objects.get``, ``.create``, ``.delete`` and ``.list`` on the
 bucket, nothing else: the adapter never calls ``Blob``/``Bucket`` methods, so
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sessionstore.adapters.gcs import _history
 from sessionstore.adapters.gcs import _http as _gcs_http
@@ -64,6 +64,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GcsPersistence"]
 
+T = TypeVar("T")
+
 _SUFFIX: Final = ".json"
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _GENERATION = re.compile(r"[1-9][0-9]{0,19}")
@@ -76,6 +78,7 @@ _URL_OPTIONS: Final[dict[str, Callable[[str], object]]] = {
     "page_size": int,
     "timeout": float,
     "retry_deadline": float,
+    "max_attempts": int,
 }
 
 
@@ -89,8 +92,10 @@ class GcsPersistence(SessionPersistence):
 
     ``timeout`` applies to each HTTP request (seconds, or ``(connect, read)``);
     transient failures are retried with jittered exponential backoff from
-    ``retry_initial`` up to ``retry_maximum`` seconds for at most
-    ``retry_deadline`` seconds (``0`` disables retries).
+    ``retry_initial`` up to ``retry_maximum`` seconds, at most ``max_attempts``
+    attempts in all (1 disables retries) and none started after ``retry_deadline``
+    seconds (``0`` disables retries too). Each retry logs a warning on the
+    ``sessionstore.adapters.gcs`` logger.
     """
 
     scheme = "gs"
@@ -111,6 +116,7 @@ class GcsPersistence(SessionPersistence):
         retry_deadline: float = 30.0,
         retry_initial: float = 1.0,
         retry_maximum: float = 8.0,
+        max_attempts: int = 4,
         page_size: int = 1000,
     ) -> None:
         super().__init__(max_bytes=max_bytes, max_workers=max_workers)
@@ -126,7 +132,7 @@ class GcsPersistence(SessionPersistence):
         self._dir = f"{self.prefix}/" if self.prefix else ""
         self._timeout = timeout
         self._page_size = page_size
-        self._retry = RetryPolicy(retry_initial, retry_maximum, retry_deadline)
+        self._retry = RetryPolicy(retry_initial, retry_maximum, retry_deadline, max_attempts)
         factory = functools.partial(
             build_client,
             project=project,
@@ -200,6 +206,7 @@ class GcsPersistence(SessionPersistence):
 
     def _read_sync(self, session_id: str) -> StoredObject | None:
         name = self._object_name(session_id)
+        where = Where("load", self.bucket, name, session_id)
         attempts = Attempts()
         try:
             download = functools.partial(
@@ -210,16 +217,18 @@ class GcsPersistence(SessionPersistence):
                 max_bytes=self.max_bytes,
                 timeout=self._timeout,
             )
-            got = call(download, policy=self._retry, idempotent=True, attempts=attempts)
+            got = self._call(download, where, attempts, idempotent=True)
         except _gcs_http.ObjectTooLarge as exc:
             raise SnapshotTooLarge(session_id, exc.size, self.max_bytes) from exc
         except TRANSLATABLE as exc:
-            raise translate(exc, Where("load", self.bucket, name, session_id), attempts) from exc
+            raise translate(exc, where, attempts) from exc
         return None if got is None else StoredObject(got.body, got.generation)
 
     def _write_sync(self, session_id: str, body: bytes, condition: int | None) -> str:
         name = self._object_name(session_id)
+        where = Where("save", self.bucket, name, session_id)
         attempts = Attempts()
+        conditional = condition is not None
         try:
             upload = functools.partial(
                 _gcs_http.upload,
@@ -231,15 +240,15 @@ class GcsPersistence(SessionPersistence):
                 kms_key_name=self.kms_key_name,
                 timeout=self._timeout,
             )
-            conditional = condition is not None
-            return call(upload, policy=self._retry, idempotent=conditional, attempts=attempts)
+            return self._call(upload, where, attempts, idempotent=conditional)
         except TRANSLATABLE as exc:
-            where = Where("save", self.bucket, name, session_id)
-            raise write_failure(exc, where, attempts) from exc
+            raise write_failure(exc, where, attempts, conditional=conditional) from exc
 
     def _remove_sync(self, session_id: str, condition: int | None) -> None:
         name = self._object_name(session_id)
+        where = Where("delete", self.bucket, name, session_id)
         attempts = Attempts()
+        conditional = condition is not None
         try:
             delete = functools.partial(
                 _gcs_http.delete,
@@ -249,14 +258,14 @@ class GcsPersistence(SessionPersistence):
                 if_generation_match=condition,
                 timeout=self._timeout,
             )
-            call(delete, policy=self._retry, idempotent=condition is not None, attempts=attempts)
+            self._call(delete, where, attempts, idempotent=conditional)
         except TRANSLATABLE as exc:
-            where = Where("delete", self.bucket, name, session_id)
-            failure = delete_failure(exc, where, attempts, conditional=condition is not None)
+            failure = delete_failure(exc, where, attempts, conditional=conditional)
             if failure is not None:
                 raise failure from exc
 
     def _list_page_sync(self, listing: str, token: str | None) -> tuple[list[str], str | None]:
+        where = Where("list", self.bucket, listing + "*")
         attempts = Attempts()
         try:
             page = functools.partial(
@@ -268,9 +277,14 @@ class GcsPersistence(SessionPersistence):
                 page_size=self._page_size,
                 timeout=self._timeout,
             )
-            return call(page, policy=self._retry, idempotent=True, attempts=attempts)
+            return self._call(page, where, attempts, idempotent=True)
         except TRANSLATABLE as exc:
-            raise translate(exc, Where("list", self.bucket, listing + "*"), attempts) from exc
+            raise translate(exc, where, attempts) from exc
+
+    def _call(
+        self, fn: Callable[[], T], where: Where, attempts: Attempts, *, idempotent: bool
+    ) -> T:
+        return call(fn, policy=self._retry, idempotent=idempotent, attempts=attempts, where=where)
 
     # ------------------------------------------------- history (see _history)
 

@@ -16,7 +16,7 @@ from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
 from sessionstore.adapters.gcs._http import BadResponse, ChecksumMismatch, mentions_missing_bucket
-from sessionstore.adapters.gcs._retry import transient
+from sessionstore.adapters.gcs._retry import describe, transient
 from sessionstore.errors import (
     AccessDenied,
     BackendError,
@@ -57,9 +57,15 @@ class Where:
         return f"{self.op} of gs://{self.bucket}/{self.name}"
 
 
-def translate(exc: Exception, where: Where, attempts: Attempts) -> BackendError:
-    """The error-tree exception for a failure that is not a conflict or an unknown outcome."""
-    detail = f"{where}: {_describe(exc)}{_after(attempts)}"
+def translate(
+    exc: Exception, where: Where, attempts: Attempts, *, nothing: str = ""
+) -> BackendError:
+    """The error-tree exception for a failure that is not a conflict or an unknown outcome.
+
+    ``nothing``: for a write none of whose attempts can have been applied, what to
+    say about it ("nothing was written").
+    """
+    detail = f"{where}: {describe(exc)}{_after(attempts)}"
     if isinstance(exc, api_exceptions.NotFound):
         return StoreNotFound(f"bucket {where.bucket!r} does not exist ({detail})")
     if isinstance(exc, (api_exceptions.Unauthorized, api_exceptions.Forbidden)):
@@ -70,21 +76,22 @@ def translate(exc: Exception, where: Where, attempts: Attempts) -> BackendError:
         return AccessDenied(f"credentials failed for {detail}")
     if isinstance(exc, ChecksumMismatch):
         return BackendError(f"corrupted in transit on every attempt: {detail}")
+    suffix = f"; {nothing}" if nothing else ""
     if transient(exc):
-        return BackendUnavailable(f"GCS unavailable for {detail}")
-    return BackendError(f"GCS failed {detail}")
+        return BackendUnavailable(f"GCS unavailable for {detail}{suffix}")
+    return BackendError(f"GCS failed {detail}{suffix}")
 
 
-def write_failure(exc: Exception, where: Where, attempts: Attempts) -> Exception:
+def write_failure(
+    exc: Exception, where: Where, attempts: Attempts, *, conditional: bool
+) -> Exception:
     """What a failed upload means: unknown outcome, conflict, or a backend error."""
     session_id = where.session_id or where.name
     if attempts.may_have_applied(exc):
         return OutcomeUnknown(
-            session_id, f"{where}: {_describe(exc)}{_after(attempts)}; the upload may have landed"
+            session_id, f"{where}: {describe(exc)}{_after(attempts)}; the upload may have landed"
         )
-    if isinstance(exc, api_exceptions.PreconditionFailed):
-        return ConflictError(session_id, "the stored generation does not match the expected one")
-    return translate(exc, where, attempts)
+    return _not_applied(exc, where, attempts, conditional=conditional, nothing="written")
 
 
 def delete_failure(
@@ -97,19 +104,30 @@ def delete_failure(
         return None  # nothing stored: an unconditional delete has nothing left to do
     if attempts.may_have_applied(exc):
         return OutcomeUnknown(
-            session_id, f"{where}: {_describe(exc)}{_after(attempts)}; the delete may have landed"
+            session_id, f"{where}: {describe(exc)}{_after(attempts)}; the delete may have landed"
         )
     if object_missing:
         return ConflictError(session_id, "expected a stored version, found no stored session")
+    return _not_applied(exc, where, attempts, conditional=conditional, nothing="deleted")
+
+
+def _not_applied(
+    exc: Exception, where: Where, attempts: Attempts, *, conditional: bool, nothing: str
+) -> Exception:
+    """A mutation none of whose attempts was carried out."""
     if isinstance(exc, api_exceptions.PreconditionFailed):
-        return ConflictError(session_id, "the stored generation does not match the expected one")
-    return translate(exc, where, attempts)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
-        return f"HTTP {exc.code}: {exc.message}"
-    return f"{type(exc).__name__}: {exc}"
+        if conditional:
+            session_id = where.session_id or where.name
+            return ConflictError(
+                session_id, "the stored generation does not match the expected one"
+            )
+        # No precondition was sent, so this is no conflict (GCS's testbench, for
+        # one, answers 412 to a body damaged in transit).
+        return BackendError(
+            f"GCS failed {where}: {describe(exc)} to a request that carried no "
+            f"precondition; nothing was {nothing}"
+        )
+    return translate(exc, where, attempts, nothing=f"nothing was {nothing}")
 
 
 def _after(attempts: Attempts) -> str:

@@ -16,23 +16,30 @@ network error, timeout) only if repeating it cannot apply it twice:
   write id cannot detect that. So the adapter stops and reports OutcomeUnknown,
   and the store resolves it by reading the write id (one GET).
 
-Backoff is google-api-core's truncated exponential backoff with full jitter,
-bounded by a deadline. Real GCS allows about one mutation per second per object
-and answers 429 beyond that; the default first backoff of one second matches
-that limit. A 429 never applies the mutation, so a write that only ever met 429s
-ends as BackendUnavailable ("nothing written"), never OutcomeUnknown.
+Every retry is bounded twice: at most ``max_attempts`` attempts in all (4 by
+default, as for S3), and none started after the ``deadline``. Before each retry
+the adapter sleeps a truncated exponential back-off with full jitter (uniform in
+``[0, min(maximum, initial * 2**(n-1))]`` after attempt ``n``) and logs a warning
+on the ``sessionstore.adapters.gcs`` logger naming the operation, object,
+failure, delay and attempt number. Real GCS allows about one mutation per second
+per object and answers 429 beyond that; the default first back-off of up to one
+second matches that limit. A 429 never applies the mutation, so a write that
+only ever met 429s ends as BackendUnavailable ("nothing written"), never
+OutcomeUnknown.
 """
 
 from __future__ import annotations
 
 import http.client
+import logging
+import random
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 import requests
 import urllib3
 from google.api_core import exceptions as api_exceptions
-from google.api_core import retry as api_retry
 from google.auth import exceptions as auth_exceptions
 
 from sessionstore.adapters.gcs._http import ChecksumMismatch
@@ -40,9 +47,19 @@ from sessionstore.adapters.gcs._http import ChecksumMismatch
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Attempts", "RetryPolicy", "call", "never_applied", "resend_if_safe", "transient"]
+__all__ = [
+    "Attempts",
+    "RetryPolicy",
+    "call",
+    "describe",
+    "never_applied",
+    "resend_if_safe",
+    "transient",
+]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("sessionstore.adapters.gcs")
 
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _NETWORK_ERRORS = (
@@ -58,23 +75,30 @@ _NETWORK_ERRORS = (
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff for one operation: first delay, largest delay, and the overall deadline (s)."""
+    """Retries of one operation: back-off bounds and deadline (seconds), attempts in all."""
 
     initial: float = 1.0
     maximum: float = 8.0
     deadline: float = 30.0
+    max_attempts: int = 4
 
     def __post_init__(self) -> None:
         if self.initial <= 0 or self.maximum < self.initial or self.deadline < 0:
             raise ValueError("retry: need 0 < initial <= maximum and deadline >= 0")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def delay(self, attempt: int) -> float:
+        """The back-off after failed attempt ``attempt`` (1-based): full jitter."""
+        ceiling = min(self.maximum, self.initial * 2.0 ** min(attempt - 1, 62))
+        return random.uniform(0.0, ceiling)
 
 
 @dataclass
 class Attempts:
-    """The failures of one operation's attempts, recorded through the retry's ``on_error``."""
+    """The failures of one operation's attempts before its last (recorded by :func:`call`)."""
 
     failures: list[Exception] = field(default_factory=list)
-    exhausted: bool = False  # the deadline ended the retries
 
     def record(self, exc: Exception) -> None:
         self.failures.append(exc)
@@ -119,24 +143,47 @@ def resend_if_safe(*, idempotent: bool) -> Callable[[Exception], bool]:
     return lambda exc: transient(exc) and never_applied(exc)
 
 
-def call(fn: Callable[[], T], *, policy: RetryPolicy, idempotent: bool, attempts: Attempts) -> T:
-    """Run ``fn`` with retries; raise the last failure itself (never a RetryError)."""
-    retry = api_retry.Retry(
-        predicate=resend_if_safe(idempotent=idempotent),
-        initial=policy.initial,
-        maximum=policy.maximum,
-        multiplier=2.0,
-        timeout=policy.deadline,
-        on_error=attempts.record,
-    )
-    try:
-        result: T = retry(fn)()
-    except api_exceptions.RetryError as exc:
-        attempts.exhausted = True
-        # The cause is the last failure, already recorded by on_error; drop it from
-        # the earlier ones so `failures` + final lists every attempt exactly once.
-        last = exc.cause if isinstance(exc.cause, Exception) else exc
-        if attempts.failures and attempts.failures[-1] is last:
-            attempts.failures.pop()
-        raise last from None
-    return result
+def call(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    idempotent: bool,
+    attempts: Attempts,
+    where: object,
+) -> T:
+    """Run ``fn``, re-running it after failures the policy allows; raise the last failure.
+
+    ``where`` names the operation in the warning logged before each retry.
+    """
+    resend = resend_if_safe(idempotent=idempotent)
+    started = time.monotonic()
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not resend(exc):
+                raise
+            number = attempts.count  # the attempt that just failed (1-based)
+            delay = policy.delay(number)
+            if number >= policy.max_attempts or (
+                time.monotonic() - started + delay > policy.deadline
+            ):
+                raise
+            attempts.record(exc)
+            logger.warning(
+                "%s: %s; retrying in %.2f s (attempt %d of %d)",
+                where,
+                describe(exc),
+                delay,
+                number + 1,
+                policy.max_attempts,
+                extra={"attempt": number + 1, "delay": delay},
+            )
+            time.sleep(delay)
+
+
+def describe(exc: Exception) -> str:
+    """A failure in a few words, for messages."""
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        return f"HTTP {exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

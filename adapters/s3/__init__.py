@@ -12,13 +12,17 @@ Compare-and-swap uses S3's own conditional writes, decided atomically by the buc
 
 One request per operation when nothing fails: a save is one PutObject, a load one
 GetObject, a delete one DeleteObject, an update a GetObject and a PutObject. botocore
-retries 5xx, throttling and connection errors; a 412 (or 409) after such a retry may
-be the echo of our own earlier attempt that landed, so it is reported as
-:class:`~sessionstore.errors.OutcomeUnknown` and resolved by reading the stored write
-id (see :mod:`sessionstore.contract`), never guessed. Unconditional writes and deletes
-are never re-sent after an attempt that may have landed (a re-send could undo another
-writer's acknowledged write; see :mod:`sessionstore.adapters.s3._attempts`): they are
-resolved by reading the write id back, like a lost conditional write.
+retries 5xx, throttling and connection errors (a bounded number of attempts, jittered
+exponential back-off, a warning logged for each retry); a 412 (or 409) after a retry
+of an attempt that may have landed may be the echo of our own write, so it is
+reported as :class:`~sessionstore.errors.OutcomeUnknown` and resolved by reading the
+stored write id (see :mod:`sessionstore.contract`), never guessed. ``SlowDown`` is
+answered before S3 processes a request, so it never makes an outcome unknown, and a
+412 or 409 is a conflict only for a request that carried a precondition.
+Unconditional writes and deletes are never re-sent after an attempt that may have
+landed (a re-send could undo another writer's acknowledged write; see
+:mod:`sessionstore.adapters.s3._attempts`): they are resolved by reading the write id
+back, like a lost conditional write.
 
 URL form: ``s3://bucket/prefix?region=eu-west-1&endpoint_url=http://127.0.0.1:9000``.
 Query parameters: ``region``, ``endpoint_url``, ``sse``, ``kms_key_id``,
@@ -52,7 +56,13 @@ from sessionstore.adapters.s3._config import (
     checksum_params,
     parse_query,
 )
-from sessionstore.adapters.s3._errors import SDK_ERRORS, Call, is_missing_key, translate
+from sessionstore.adapters.s3._errors import (
+    SDK_ERRORS,
+    Call,
+    is_damaged_in_transit,
+    is_missing_key,
+    translate,
+)
 from sessionstore.contract import (
     ANY_VERSION,
     DEFAULT_MAX_BYTES,
@@ -213,21 +223,34 @@ class S3Persistence(SessionPersistence):
 
     def _read_sync(self, session_id: str) -> StoredObject | None:
         call = Call("GetObject", self.bucket, self._key(session_id), session_id)
+        client = self._s3()
+        limit = attempts.max_attempts_of(client) or 1
+        with attempts.journal(call.where, max_attempts=limit) as journal:
+            while True:
+                try:
+                    return self._get_sync(client, call.key, session_id)
+                except SDK_ERRORS as exc:
+                    if is_missing_key(exc):
+                        return None
+                    if not is_damaged_in_transit(exc) or len(journal.attempts) >= limit:
+                        raise translate(exc, call) from exc
+                    # The body failed its checksum as it was read, after botocore's own
+                    # retries were over: read it again while the call's HTTP attempts
+                    # stay within the client's limit (the retry is logged like botocore's).
+                    journal.failed_while_reading(exc)
+                attempts.backoff(len(journal.attempts))
+
+    def _get_sync(self, client: S3Client, key: str, session_id: str) -> StoredObject:
+        response = client.get_object(Bucket=self.bucket, Key=key)
+        stream = response["Body"]
         try:
-            response = self._s3().get_object(Bucket=self.bucket, Key=call.key)
-            stream = response["Body"]
-            try:
-                size = response.get("ContentLength")
-                if size is not None and size > self.max_bytes:
-                    raise SnapshotTooLarge(session_id, size, self.max_bytes)
-                # ContentLength is always sent by S3; the bound covers services that don't.
-                body = stream.read() if size is not None else stream.read(self.max_bytes + 1)
-            finally:
-                stream.close()
-        except SDK_ERRORS as exc:
-            if is_missing_key(exc):
-                return None
-            raise translate(exc, call) from exc
+            size = response.get("ContentLength")
+            if size is not None and size > self.max_bytes:
+                raise SnapshotTooLarge(session_id, size, self.max_bytes)
+            # ContentLength is always sent by S3; the bound covers services that don't.
+            body = stream.read() if size is not None else stream.read(self.max_bytes + 1)
+        finally:
+            stream.close()
         if len(body) > self.max_bytes:
             raise SnapshotTooLarge(session_id, len(body), self.max_bytes)
         return StoredObject(body, response["ETag"])
@@ -247,7 +270,9 @@ class S3Persistence(SessionPersistence):
         elif expected is not ANY_VERSION:
             params["IfMatch"] = expected
         client = self._s3()
-        with attempts.journal(blind=expected is ANY_VERSION) as journal:
+        blind = expected is ANY_VERSION
+        limit = attempts.max_attempts_of(client)
+        with attempts.journal(call.where, max_attempts=limit, blind=blind) as journal:
             try:
                 response = client.put_object(**params)
             except (*SDK_ERRORS, attempts.ResendRefused) as exc:
@@ -260,7 +285,9 @@ class S3Persistence(SessionPersistence):
         if expected is not ANY_VERSION:
             params["IfMatch"] = expected
         client = self._s3()
-        with attempts.journal(blind=expected is ANY_VERSION) as journal:
+        blind = expected is ANY_VERSION
+        limit = attempts.max_attempts_of(client)
+        with attempts.journal(call.where, max_attempts=limit, blind=blind) as journal:
             try:
                 client.delete_object(**params)
             except (*SDK_ERRORS, attempts.ResendRefused) as exc:
@@ -278,10 +305,12 @@ class S3Persistence(SessionPersistence):
         }
         if token is not None:
             params["ContinuationToken"] = token
-        try:
-            page = self._s3().list_objects_v2(**params)
-        except SDK_ERRORS as exc:
-            raise translate(exc, call) from exc
+        client = self._s3()
+        with attempts.journal(call.where, max_attempts=attempts.max_attempts_of(client)):
+            try:
+                page = client.list_objects_v2(**params)
+            except SDK_ERRORS as exc:
+                raise translate(exc, call) from exc
         start = len(self._key_prefix)
         ids = [
             key[start : -len(_SUFFIX)]

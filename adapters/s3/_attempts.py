@@ -16,14 +16,28 @@ after an attempt that may have landed: if it had landed and another writer built
 it before the re-send, the re-send would silently undo that writer's acknowledged
 write. The handler runs before botocore decides to retry, so for a blind call it
 raises :class:`ResendRefused` instead, and the store resolves the outcome by reading
-the write id back. S3's ``SlowDown`` throttle is answered before the request is
-processed, so it is still retried.
+the write id back.
+
+S3's ``SlowDown`` throttle (503) is answered before the request is processed: an
+attempt that met it applied nothing, for conditional and unconditional writes and
+deletes alike. botocore retries it with its throttling back-off (full jitter, 1 s
+base, doubling) up to the client's attempt limit; a call throttled on every attempt
+ends as ``BackendUnavailable`` with nothing written.
+
+Every retry botocore sends inside a journal is logged as a warning on the
+``sessionstore.adapters.s3`` logger, naming the call, the attempt number out of the
+client's limit and what the previous attempt met, so a user watching a CLI sees
+that the store is retrying rather than hanging. The warning is emitted as the
+retry is built, after botocore's back-off.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +48,22 @@ if TYPE_CHECKING:
 
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["Attempt", "Journal", "ResendRefused", "install", "journal"]
+__all__ = [
+    "Attempt",
+    "Journal",
+    "ResendRefused",
+    "backoff",
+    "install",
+    "journal",
+    "max_attempts_of",
+]
+
+logger = logging.getLogger("sessionstore.adapters.s3")
 
 _HANDLER_ID = "sessionstore-s3-attempt-journal"
+_RETRY_LOG_ID = "sessionstore-s3-retry-warning"
+#: botocore's total attempts per retry mode when the config names none.
+_DEFAULT_ATTEMPTS = {"standard": 3, "adaptive": 3, "legacy": 5}
 # Failures raised before a single byte of the request was sent.
 _NEVER_SENT = (EndpointConnectionError, ConnectTimeoutError)
 
@@ -73,16 +100,39 @@ class Attempt:
             return not isinstance(self.error, _NEVER_SENT)
         if self.status is None:
             return True
-        # S3 answers 3xx and 4xx before applying anything, and 501 (an S3-compatible
-        # service without conditional writes) too; any other 5xx may follow a write.
-        return not (300 <= self.status < 500 or self.status == 501)
+        # S3 answers 3xx and 4xx before applying anything, SlowDown before processing
+        # the request, and 501 (an S3-compatible service without conditional writes)
+        # too; any other 5xx may follow a write.
+        return not (300 <= self.status < 500 or self.status == 501 or self.throttled)
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"{type(self.error).__name__}: {self.error}"
+        if self.status is None:
+            return "no HTTP status"
+        return f"HTTP {self.status}{f' {self.code}' if self.code else ''}"
 
 
 @dataclass
 class Journal:
-    attempts: list[Attempt] = field(default_factory=list)
+    where: str = ""
+    """The call, for messages: ``PutObject s3://bucket/key``."""
+    max_attempts: int | None = None
+    """The client's attempt limit, for messages (None: unknown)."""
     blind: bool = False
     """The call has no precondition, so a re-send could undo a later write."""
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def failed_while_reading(self, error: BaseException) -> None:
+        """The last attempt's response was answered, but its body failed (a checksum)."""
+        if self.attempts:
+            last = self.attempts[-1]
+            self.attempts[-1] = Attempt(last.status, error, last.code)
+
+    @property
+    def throttled_throughout(self) -> bool:
+        """Every attempt met SlowDown (so none applied anything)."""
+        return bool(self.attempts) and all(attempt.throttled for attempt in self.attempts)
 
     def may_have_landed(self, final: BaseException) -> bool:
         """Whether any attempt of the call that raised ``final`` may have applied it."""
@@ -92,27 +142,45 @@ class Journal:
         if isinstance(final, ClientError):
             status = final.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             retries = final.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
-            return retries > 0 or Attempt(status, None).may_have_landed
+            code = final.response.get("Error", {}).get("Code")
+            return retries > 0 or Attempt(status, None, code).may_have_landed
         return Attempt(None, final).may_have_landed
 
 
 def install(client: S3Client) -> None:
-    """Record attempts of ``client``'s calls; idempotent (one handler per client)."""
+    """Record attempts of ``client``'s calls and log its retries; idempotent per client."""
     client.meta.events.register("response-received.s3", _record, unique_id=_HANDLER_ID)
+    client.meta.events.register("request-created.s3", _warn_on_retry, unique_id=_RETRY_LOG_ID)
+
+
+def max_attempts_of(client: S3Client) -> int | None:
+    """How many attempts botocore makes per call with ``client``'s retry configuration."""
+    retries: dict[str, Any] = dict(getattr(client.meta.config, "retries", None) or {})
+    if retries.get("total_max_attempts") is not None:
+        return int(retries["total_max_attempts"])
+    if retries.get("max_attempts") is not None:
+        return int(retries["max_attempts"]) + 1
+    return _DEFAULT_ATTEMPTS.get(str(retries.get("mode", "legacy")))
 
 
 @contextlib.contextmanager
-def journal(*, blind: bool = False) -> Iterator[Journal]:
+def journal(where: str, *, max_attempts: int | None, blind: bool = False) -> Iterator[Journal]:
     """Record the attempts of the S3 calls made on this thread inside the block.
 
     ``blind``: the call carries no precondition; see :class:`ResendRefused`.
     """
     outer = getattr(_local, "journal", None)
-    current = _local.journal = Journal(blind=blind)
+    current = _local.journal = Journal(where, max_attempts, blind)
     try:
         yield current
     finally:
         _local.journal = outer
+
+
+def backoff(attempt: int, *, base: float = 0.05, cap: float = 20.0) -> None:
+    """Sleep before re-sending after ``attempt`` (1-based): full jitter, doubling from
+    ``base``, at most ``cap`` seconds (botocore's schedule for non-throttling errors)."""
+    time.sleep(random.uniform(0.0, min(cap, base * 2 ** (attempt - 1))))
 
 
 def _record(
@@ -129,5 +197,16 @@ def _record(
     code = (parsed_response or {}).get("Error", {}).get("Code")
     attempt = Attempt(status, exception, code)
     current.attempts.append(attempt)
-    if current.blind and attempt.failed and attempt.may_have_landed and not attempt.throttled:
+    if current.blind and attempt.failed and attempt.may_have_landed:
         raise ResendRefused(attempt)
+
+
+def _warn_on_retry(**_: Any) -> None:
+    """``request-created`` fires once per attempt; after the first, it is a retry."""
+    current: Journal | None = getattr(_local, "journal", None)
+    if current is None or not current.attempts:
+        return
+    number = len(current.attempts) + 1
+    limit = f" of {current.max_attempts}" if current.max_attempts is not None else ""
+    after = current.attempts[-1].describe()
+    logger.warning("%s: %s; retrying (attempt %d%s)", current.where, after, number, limit)

@@ -4,7 +4,9 @@ Every S3 call in the adapter is wrapped as ``except SDK_ERRORS as exc: raise
 translate(...) from exc``, so no botocore exception escapes and ``__cause__`` keeps
 the SDK's own error. Writes (PutObject, DeleteObject) are decided with the call's
 attempt journal: if any attempt may have been applied, the outcome is unknown,
-whatever the final attempt said.
+whatever the final attempt said. Otherwise nothing was applied, and what the final
+answer means depends on what was sent: 412 and 409 are a conflict only for a
+request that carried a precondition; for one without, they are a backend error.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from sessionstore.errors import (
 if TYPE_CHECKING:
     from sessionstore.adapters.s3._attempts import Journal
 
-__all__ = ["SDK_ERRORS", "Call", "is_missing_key", "translate"]
+__all__ = ["SDK_ERRORS", "Call", "is_damaged_in_transit", "is_missing_key", "translate"]
 
 SDK_ERRORS = (ClientError, BotoCoreError)
 
@@ -80,8 +82,14 @@ def is_missing_key(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and _code(exc) in ("NoSuchKey", "404")
 
 
+def is_damaged_in_transit(exc: BaseException) -> bool:
+    """A downloaded body that failed its checksum (worth reading again)."""
+    return isinstance(exc, FlexibleChecksumError)
+
+
 def translate(exc: BaseException, call: Call, journal: Journal | None = None) -> SessionStoreError:
-    """The sessionstore error for ``exc``; pass ``journal`` for PutObject/DeleteObject."""
+    """The sessionstore error for ``exc``; pass the call's ``journal`` for
+    PutObject/DeleteObject (``journal.blind``: the request carried no precondition)."""
     if journal is not None and call.session_id is not None:
         return _translate_write(exc, call, journal, call.session_id)
     return _translate_common(exc, call)
@@ -92,12 +100,26 @@ def _translate_write(
 ) -> SessionStoreError:
     if journal.may_have_landed(exc):
         return OutcomeUnknown(session_id, f"{call.where}: {_describe(exc)}")
+    # From here on, no attempt applied anything.
+    nothing = "nothing was deleted" if call.operation == "DeleteObject" else "nothing was written"
     if isinstance(exc, ClientError):
         status, code = _status(exc), _code(exc)
-        # 412: the condition failed. 409 ConditionalRequestConflict: a concurrent
-        # conditional write won the race. 404 NoSuchKey: If-Match on a missing object.
-        if status in (409, 412) or code == "NoSuchKey":
+        if not journal.blind and (status in (409, 412) or code == "NoSuchKey"):
+            # 412: the condition failed. 409 ConditionalRequestConflict: a concurrent
+            # conditional write won the race. 404 NoSuchKey: If-Match on a missing object.
             return ConflictError(session_id, f"{call.where} refused: {code} (HTTP {status})")
+        if status in (409, 412):
+            # No precondition was sent, so this is no conflict: a proxy or an
+            # S3-compatible service refused the request.
+            return BackendError(
+                f"{call.where}: {code} (HTTP {status}) to a request that carried no "
+                f"precondition; {nothing}"
+            )
+        if journal.throttled_throughout:
+            return BackendUnavailable(
+                f"{call.where}: throttled (SlowDown, HTTP 503) on all "
+                f"{len(journal.attempts)} attempts; {nothing}"
+            )
     return _translate_common(exc, call)
 
 

@@ -75,6 +75,8 @@ def test_url_options_and_errors(gcs_bucket: str) -> None:
         f"gs://{gcs_bucket}/p?colour=blue",
         f"gs://{gcs_bucket}/p?page_size=lots",
         f"gs://{gcs_bucket}/p?page_size=5000",
+        f"gs://{gcs_bucket}/p?max_attempts=0",
+        f"gs://{gcs_bucket}/p?max_attempts=lots",
         "gs://UPPER_case/p",
         "gs://ab/p",
     ):

@@ -184,3 +184,17 @@ def test_history_on_an_unversioned_bucket_says_so(
     assert none.returncode == 1
     assert "no versions of 'nobody'" in none.stderr
     run(store.aclose())
+
+
+def test_cli_shows_each_retry_against_an_unreachable_endpoint(
+    aws_sandbox: None, closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CLI user sees the store retrying (a warning per retry on stderr), then the error."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{closed_port}")
+    shown = run_cli("show", "s3://some-bucket/p", "s-1")
+    assert shown.returncode == 1
+    retries = [line for line in shown.stderr.splitlines() if "retrying (attempt" in line]
+    assert len(retries) == 3, shown.stderr
+    assert [f"attempt {n} of 4" in line for n, line in enumerate(retries, 2)] == [True] * 3
+    assert all("GetObject s3://some-bucket/p/s-1.json" in line for line in retries)
+    assert "cannot reach S3" in shown.stderr

@@ -70,6 +70,7 @@ __all__ = [
     "FaultAction",
     "GcsEmulator",
     "LoggedRequest",
+    "count_connects",
     "emulator_binary",
     "free_port",
     "refusing_endpoint",
@@ -468,6 +469,42 @@ def refusing_endpoint() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bound:
         bound.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{bound.getsockname()[1]}"
+
+
+_connect_watchers: list[tuple[int, list[object]]] = []
+_watchers_lock = threading.Lock()
+
+
+def _audit_connects(event: str, args: tuple[object, ...]) -> None:
+    if event != "socket.connect" or not _connect_watchers:
+        return
+    address = args[1]
+    if isinstance(address, tuple) and len(address) >= 2:
+        with _watchers_lock:
+            for port, seen in _connect_watchers:
+                if address[1] == port:
+                    seen.append(address)
+
+
+sys.addaudithook(_audit_connects)  # audit hooks cannot be removed; idle unless watching
+
+
+@contextlib.contextmanager
+def count_connects(port: int) -> Iterator[list[object]]:
+    """Every ``connect()`` this process makes to loopback ``port`` inside the block.
+
+    Counts the attempts made against an endpoint that has no server to count them
+    (a refused port): each attempt is one ``connect()``, seen by an audit hook.
+    """
+    seen: list[object] = []
+    entry = (port, seen)
+    with _watchers_lock:
+        _connect_watchers.append(entry)
+    try:
+        yield seen
+    finally:
+        with _watchers_lock:
+            _connect_watchers.remove(entry)
 
 
 def free_port() -> int:

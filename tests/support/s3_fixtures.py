@@ -11,11 +11,13 @@ import asyncio
 import json
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from sessionstore.adapters.s3 import S3Persistence
+from support.gcs_server import count_connects, refusing_endpoint
 from support.s3_server import DUMMY_CREDENTIALS, REGION, S3Emulator
 
 if TYPE_CHECKING:
@@ -29,7 +31,9 @@ __all__ = [
     "S3_BUCKET",
     "aws_sandbox",
     "calls",
+    "closed_port",
     "collect",
+    "count_connects",
     "key_of",
     "run",
     "s3_bucket",
@@ -111,6 +115,15 @@ def s3_store(
     yield store
     s3_server.clear_faults()
     asyncio.run(store.aclose())
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port whose connections are refused at once (see ``refusing_endpoint``)."""
+    with refusing_endpoint() as url:
+        port = urlsplit(url).port
+        assert port is not None
+        yield port
 
 
 # ------------------------------------------------------------------ helpers

@@ -18,8 +18,13 @@ It also
   ``slowdown_503``     answer 503 SlowDown without applying
   ``not_implemented_501``  answer 501 NotImplemented (an S3-compatible service without
                        conditional writes) without applying
+  ``precondition_412`` answer 412 PreconditionFailed without applying (whether or not the
+                       request carried a precondition: what a misbehaving proxy or
+                       S3-compatible service may do)
   ``apply_then_500``   apply the request, then answer 500 InternalError (a lost response)
   ``apply_then_drop``  apply the request, then close the connection with no response
+  ``corrupt_body``     apply the request, then send its answer with one byte of the body
+                       flipped (damaged in transit; headers, checksums included, intact)
 
   ``after_apply`` runs after the request was forwarded to moto and before the client hears
   anything, outside the lock, so it can make requests of its own (another writer
@@ -57,9 +62,16 @@ if TYPE_CHECKING:
 __all__ = ["DUMMY_CREDENTIALS", "REGION", "FaultAction", "LoggedRequest", "S3Emulator"]
 
 FaultAction = Literal[
-    "conflict_409", "slowdown_503", "not_implemented_501", "apply_then_500", "apply_then_drop"
+    "conflict_409",
+    "slowdown_503",
+    "not_implemented_501",
+    "precondition_412",
+    "apply_then_500",
+    "apply_then_drop",
+    "corrupt_body",
 ]
-_REFUSALS = ("conflict_409", "slowdown_503", "not_implemented_501")  # answered, never applied
+# Answered without reaching moto, so never applied.
+_REFUSALS = ("conflict_409", "slowdown_503", "not_implemented_501", "precondition_412")
 
 #: Credentials moto accepts while IAM checks are off (they never leave this machine).
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -77,6 +89,11 @@ _ERRORS: dict[str, tuple[str, str, str]] = {
         "501 Not Implemented",
         "NotImplemented",
         "A header you provided implies functionality that is not implemented.",
+    ),
+    "precondition_412": (
+        "412 Precondition Failed",
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
     ),
     "apply_then_500": (
         "500 Internal Server Error",
@@ -176,9 +193,13 @@ class _Middleware:
             start_response(status_line, headers)
             return chunks
 
-        self._apply(environ)
+        status_line, headers, chunks = self._apply(environ)
         if fault.after_apply is not None:
             fault.after_apply()
+        if fault.action == "corrupt_body":
+            record(True, int(status_line[:3]))
+            start_response(status_line, headers)
+            return [_flip_first_byte(b"".join(chunks))]
         if fault.action == "apply_then_drop":
             record(True, None)
             sock: socket.socket = environ["werkzeug.socket"]
@@ -234,6 +255,10 @@ def _drain(environ: dict[str, Any]) -> None:
         if not chunk:
             break
         length -= len(chunk)
+
+
+def _flip_first_byte(body: bytes) -> bytes:
+    return bytes([body[0] ^ 0x01]) + body[1:] if body else body
 
 
 def _error(action: str, bucket: str, key: str) -> tuple[str, bytes, list[tuple[str, str]]]:
