@@ -24,8 +24,9 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from sessionstore.errors import CorruptSnapshot, InvalidSnapshot
@@ -34,7 +35,9 @@ from sessionstore.model import REQUIRED_BODY_FIELDS, SessionSnapshot
 __all__ = [
     "FORMAT",
     "META_FIELD",
+    "SNAPSHOTS",
     "Decoded",
+    "ModelCodec",
     "StoreMeta",
     "decode",
     "encode",
@@ -124,11 +127,100 @@ class StoreMeta:
         return meta
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 @dataclass(frozen=True)
-class Decoded:
-    snapshot: SessionSnapshot | None
+class Decoded(Generic[M]):
+    value: M | None
     """None for a claim (a session acquired before its first snapshot)."""
     meta: StoreMeta | None
+
+    @property
+    def snapshot(self) -> M | None:
+        return self.value
+
+
+class ModelCodec(Generic[M]):
+    """Validates, frames and reads back documents of one pydantic model.
+
+    ``serialize`` validates the exact JSON it produces with the model that
+    ``decode`` uses and checks every field reads back equal (same type, same
+    value), so nothing written can be unreadable afterwards. ``required``: fields
+    a stored body must carry even where the model has a default (the reference
+    design's snapshot requires five).
+    """
+
+    def __init__(self, model: type[M], *, required: frozenset[str] = frozenset()) -> None:
+        self.model = model
+        self.required = required
+        self._fields = tuple(model.model_fields)
+        # A model that ignores unknown fields reads the body whole; any other is given
+        # the body without the metadata field.
+        self._reads_whole_body = model.model_config.get("extra", "ignore") == "ignore"
+
+    def serialize(self, name: str, value: object) -> bytes:
+        """The value's JSON as it will be stored, or :class:`InvalidSnapshot` naming the field."""
+        if not isinstance(value, self.model):
+            raise InvalidSnapshot(
+                name,
+                "value",
+                f"expected a {self.model.__name__}, got {type(value).__name__}",
+            )
+        try:
+            # No serializer warnings: the validation below names what is wrong, as an error.
+            payload = self.model.__pydantic_serializer__.to_json(value, warnings=False)
+        except PydanticSerializationError as exc:
+            field = self._unserialisable_field(value)
+            raise InvalidSnapshot(name, field, f"not JSON-serialisable: {exc}") from exc
+        if not payload.startswith(b"{"):
+            raise InvalidSnapshot(name, "value", "must serialise to a JSON object")
+        try:
+            stored = self.model.model_validate_json(payload)
+        except ValidationError as exc:
+            field, reason = _first_error(exc)
+            raise InvalidSnapshot(name, field, reason) from exc
+        for field in self._fields:
+            given = getattr(value, field, None)
+            read = getattr(stored, field)
+            if type(read) is not type(given) or read != given:
+                raise InvalidSnapshot(
+                    name,
+                    field,
+                    "its value does not survive JSON unchanged (NaN or infinity, a tuple, a "
+                    "non-string key or another non-JSON value)",
+                )
+        return payload
+
+    def _unserialisable_field(self, value: BaseModel) -> str:
+        for field in self._fields:
+            try:
+                self.model.__pydantic_serializer__.to_json(value, include={field}, warnings=False)
+            except PydanticSerializationError:
+                return field
+        return "value"
+
+    def trusted_payload(self, value: M) -> bytes:
+        """The JSON of a value this codec decoded (already valid: no second check)."""
+        return self.model.__pydantic_serializer__.to_json(value)
+
+    def decode(self, name: str, body: bytes) -> Decoded[M]:
+        """Parse a stored body, or raise :class:`CorruptSnapshot` naming the key."""
+        meta, rest = _split_meta(name, body, keep_whole=self._reads_whole_body)
+        if meta is not None and meta.claim:
+            return Decoded(None, meta)
+        try:
+            value = self.model.model_validate_json(rest)
+        except ValidationError as exc:
+            raise CorruptSnapshot(name, _summarise(exc)) from exc
+        missing = self.required - value.model_fields_set
+        if missing:
+            raise CorruptSnapshot(name, f"missing field(s) {sorted(missing)}")
+        return Decoded(value, meta)
+
+
+SNAPSHOTS: ModelCodec[SessionSnapshot] = ModelCodec(SessionSnapshot, required=REQUIRED_BODY_FIELDS)
+"""The codec of session snapshots (the reference design's body)."""
 
 
 def new_write_id() -> str:
@@ -136,46 +228,18 @@ def new_write_id() -> str:
 
 
 def serialize(session_id: str, snapshot: object) -> bytes:
-    """The snapshot's JSON as it will be stored, or :class:`InvalidSnapshot` naming the field.
+    """A snapshot's JSON as it will be stored (see :class:`ModelCodec`); InvalidSnapshot if bad.
 
-    The exact bytes are validated by the model that reads them back, and the result
-    must equal the snapshot given, so a snapshot built with ``model_construct`` or
-    ``model_copy(update=...)`` (which skip validation), or holding a value JSON cannot
-    carry (NaN, a tuple, a non-string key), is refused before any I/O.
+    A snapshot built with ``model_construct`` or ``model_copy(update=...)`` (which skip
+    validation), or holding a value JSON cannot carry (NaN, a tuple, a non-string key),
+    is refused before any I/O.
     """
-    if not isinstance(snapshot, SessionSnapshot):
-        raise InvalidSnapshot(
-            session_id, "snapshot", f"expected a SessionSnapshot, got {type(snapshot).__name__}"
-        )
-    try:
-        # No serializer warnings: the validation below names what is wrong, as an error.
-        payload = snapshot.__pydantic_serializer__.to_json(snapshot, warnings=False)
-    except PydanticSerializationError as exc:
-        raise InvalidSnapshot(session_id, "state", f"not JSON-serialisable: {exc}") from exc
-    try:
-        stored = SessionSnapshot.model_validate_json(payload)
-    except ValidationError as exc:
-        field, reason = _first_error(exc)
-        raise InvalidSnapshot(session_id, field, reason) from exc
-    for field in _FIELDS:
-        given = getattr(snapshot, field, None)
-        value = getattr(stored, field)
-        if type(value) is not type(given) or value != given:
-            raise InvalidSnapshot(
-                session_id,
-                field,
-                "its value does not survive JSON unchanged (NaN or infinity, a tuple, a "
-                "non-string key or another non-JSON value)",
-            )
-    return payload
-
-
-_FIELDS = tuple(sorted(REQUIRED_BODY_FIELDS | {"resume_handle"}))
+    return SNAPSHOTS.serialize(session_id, snapshot)
 
 
 def trusted_payload(snapshot: SessionSnapshot) -> bytes:
     """The JSON of a snapshot this module decoded (already valid: no second check)."""
-    return snapshot.__pydantic_serializer__.to_json(snapshot)
+    return SNAPSHOTS.trusted_payload(snapshot)
 
 
 def frame(payload: bytes, meta: StoreMeta) -> bytes:
@@ -195,19 +259,9 @@ def encode(snapshot: SessionSnapshot, meta: StoreMeta, session_id: str = "-") ->
     return frame(serialize(session_id, snapshot), meta)
 
 
-def decode(session_id: str, body: bytes) -> Decoded:
-    """Parse a stored body, or raise :class:`CorruptSnapshot` naming the session."""
-    meta = _find_meta(session_id, body)
-    if meta is not None and meta.claim:
-        return Decoded(None, meta)
-    try:
-        snapshot = SessionSnapshot.model_validate_json(body)
-    except ValidationError as exc:
-        raise CorruptSnapshot(session_id, _summarise(exc)) from exc
-    missing = REQUIRED_BODY_FIELDS - snapshot.model_fields_set
-    if missing:
-        raise CorruptSnapshot(session_id, f"missing field(s) {sorted(missing)}")
-    return Decoded(snapshot, meta)
+def decode(session_id: str, body: bytes) -> Decoded[SessionSnapshot]:
+    """Parse a stored snapshot body, or raise :class:`CorruptSnapshot` naming the session."""
+    return SNAPSHOTS.decode(session_id, body)
 
 
 def write_id_in(body: bytes) -> str | None:
@@ -249,35 +303,60 @@ def version_of(body: bytes) -> str:
 
 def _find_meta(session_id: str, body: bytes) -> StoreMeta | None:
     """Our metadata wherever the body holds it, or None for a body without it."""
+    return _split_meta(session_id, body, keep_whole=True)[0]
+
+
+def _split_meta(
+    session_id: str, body: bytes, *, keep_whole: bool
+) -> tuple[StoreMeta | None, bytes]:
+    """The body's metadata, and the body without it (the body itself if ``keep_whole``)."""
     if body.startswith(_META_PREFIX):
-        return _decode_meta(session_id, body, len(_META_PREFIX))
-    found = _FOREIGN_META_START.match(body, 0, 256)
-    if found:  # re-serialised with other spacing: still the first field
-        return _decode_meta(session_id, body, found.end())
-    if _META_NAME in body:  # moved by a program that reordered the keys: full parse
-        try:
-            fields = json.loads(body)
-        except ValueError:
-            return None  # the snapshot parse reports what is wrong with the body
-        if isinstance(fields, dict) and META_FIELD in fields:
-            try:
-                return StoreMeta.from_json(fields[META_FIELD])
-            except ValueError as exc:
-                raise CorruptSnapshot(session_id, f"unreadable {META_FIELD} field: {exc}") from exc
-    return None
+        start = len(_META_PREFIX)
+    else:
+        found = _FOREIGN_META_START.match(body, 0, 256)
+        if found is None:
+            if _META_NAME in body:  # moved by a program that reordered the keys
+                return _meta_by_full_parse(session_id, body, keep_whole=keep_whole)
+            return None, body
+        start = found.end()  # re-serialised with other spacing: still the first field
+    meta, end = _decode_meta(session_id, body, start)
+    if keep_whole:
+        return meta, body
+    rest = body[end:].lstrip()
+    if rest.startswith(b","):
+        return meta, b"{" + rest[1:]
+    return meta, b"{" + rest  # "}": a claim, or a body with no other field
+
+
+def _meta_by_full_parse(
+    session_id: str, body: bytes, *, keep_whole: bool
+) -> tuple[StoreMeta | None, bytes]:
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        return None, body  # the model's parse reports what is wrong with the body
+    if not isinstance(fields, dict) or META_FIELD not in fields:
+        return None, body
+    try:
+        meta = StoreMeta.from_json(fields.pop(META_FIELD))
+    except ValueError as exc:
+        raise CorruptSnapshot(session_id, f"unreadable {META_FIELD} field: {exc}") from exc
+    return meta, body if keep_whole else json.dumps(fields, ensure_ascii=False).encode()
 
 
 _META_NAME = b'"' + META_FIELD.encode() + b'"'
 
 
-def _decode_meta(session_id: str, body: bytes, start: int) -> StoreMeta:
+def _decode_meta(session_id: str, body: bytes, start: int) -> tuple[StoreMeta, int]:
+    """The metadata object starting at byte ``start``, and the byte just after it."""
     # Decode only the head: a cut multi-byte character past the metadata is harmless.
     head = body[start : start + MAX_META_BYTES].decode("utf-8", errors="replace")
     try:
-        fields, _ = _DECODER.raw_decode(head)
-        return StoreMeta.from_json(fields)
+        fields, end = _DECODER.raw_decode(head)
+        meta = StoreMeta.from_json(fields)
     except ValueError as exc:
         raise CorruptSnapshot(session_id, f"unreadable {META_FIELD} field: {exc}") from exc
+    return meta, start + len(head[:end].encode("utf-8"))
 
 
 def _first_error(exc: ValidationError) -> tuple[str, str]:

@@ -25,7 +25,7 @@ import functools
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 from sessionstore import codec
 from sessionstore._workers import WorkerPool, watch_forks
@@ -48,9 +48,11 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable
     from types import TracebackType
 
+    from pydantic import BaseModel
     from typing_extensions import Self
 
     from sessionstore.blocking import BlockingSessionPersistence
+    from sessionstore.documents import Documents
     from sessionstore.ownership import SessionLease
     from sessionstore.registry import StoreUrl
 
@@ -58,6 +60,7 @@ __all__ = [
     "ANY_VERSION",
     "DEFAULT_MAX_BYTES",
     "ExpectedVersion",
+    "ListedObject",
     "RemoveExpected",
     "SessionPersistence",
     "StoredObject",
@@ -65,6 +68,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+V = TypeVar("V")
+M = TypeVar("M", bound="BaseModel")
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
 # Read-then-write rounds of a keyed save before it reports the race as a conflict.
@@ -97,12 +102,24 @@ class StoredObject:
 
 
 @dataclass(frozen=True)
-class Entry:
-    """A decoded stored body: snapshot (None for a claim), version and library metadata."""
+class ListedObject:
+    """One object a tree listing found: its name (``/``-separated) and last-modified time."""
 
-    snapshot: SessionSnapshot | None
+    name: str
+    modified: float | None
+
+
+@dataclass(frozen=True)
+class Entry(Generic[V]):
+    """A decoded stored body: its value (None for a claim), version and library metadata."""
+
+    value: V | None
     version: str
     meta: codec.StoreMeta | None
+
+    @property
+    def snapshot(self) -> V | None:
+        return self.value
 
     @property
     def write_id(self) -> str | None:
@@ -113,12 +130,12 @@ class Entry:
         return self.meta.keys if self.meta else ()
 
     def has_key(self, key: str) -> bool:
-        """Whether this body records ``key`` as applied (a claim records no snapshot)."""
-        return self.snapshot is not None and key in self.keys
+        """Whether this body records ``key`` as applied (a claim records no value)."""
+        return self.value is not None and key in self.keys
 
-    def as_result(self) -> VersionedSnapshot:
-        assert self.snapshot is not None  # has_key() checked it
-        return VersionedSnapshot(self.snapshot, self.version)
+    def as_result(self) -> tuple[V, str]:
+        assert self.value is not None  # has_key() checked it
+        return self.value, self.version
 
 
 @dataclass(frozen=True)
@@ -184,23 +201,9 @@ class SessionPersistence(abc.ABC):
         requests); without a key a save is one request.
         """
         session_id = validate_session_id(session_id)
-        _check_expected_argument(expected_version)
-        payload = codec.serialize(session_id, snapshot)
-        if idempotency_key is not None:
-            key = validate_idempotency_key(idempotency_key)
-            return await self._keyed_save(session_id, payload, expected_version, key)
-        try:
-            return await self._put(session_id, payload, expected_version, Ownership())
-        except ConflictError:
-            if expected_version is not None:
-                raise
-            # Create-only met a stored object. A claim (an acquire before any snapshot)
-            # reads as absent, so the create replaces it, conditionally; anything else
-            # is the conflict it was.
-            current = await self._load_entry(session_id)
-            if current is None or current.snapshot is not None:
-                raise
-        return await self._keyed_save(session_id, payload, None, None)
+        return await self._save(
+            codec.SNAPSHOTS, session_id, snapshot, expected_version, idempotency_key
+        )
 
     async def load(self, session_id: str) -> SessionSnapshot | None:
         """The stored snapshot, or ``None`` if there is none."""
@@ -210,9 +213,9 @@ class SessionPersistence(abc.ABC):
     async def load_versioned(self, session_id: str) -> VersionedSnapshot | None:
         """The stored snapshot and its version, or ``None`` if there is none."""
         entry = await self._load_entry(session_id)
-        if entry is None or entry.snapshot is None:
+        if entry is None or entry.value is None:
             return None
-        return VersionedSnapshot(entry.snapshot, entry.version)
+        return VersionedSnapshot(entry.value, entry.version)
 
     async def delete(
         self, session_id: str, *, expected_version: ExpectedVersion = ANY_VERSION
@@ -227,25 +230,7 @@ class SessionPersistence(abc.ABC):
         there means nothing was deleted (retried once); anything else is
         :class:`OutcomeUnknown`.
         """
-        session_id = validate_session_id(session_id)
-        _check_expected_argument(expected_version)
-        if expected_version is None:
-            # "Expect absent": nothing to delete, so the check is the whole operation.
-            stored = await self._read(session_id)
-            if stored is not None and not codec.is_claim(stored.body):
-                raise ConflictError(session_id, "expected no stored session, found one")
-            return
-        for attempt in range(2):
-            try:
-                await self._remove(session_id, expected_version)
-            except OutcomeUnknown:
-                stored = await self._read(session_id)
-                if stored is None:
-                    return  # what we meant to delete is gone, so the delete's effect holds
-                if attempt == 0 and stored.version == expected_version:
-                    continue  # versions never repeat: it did not apply, so try once more
-                raise
-            return
+        await self._delete(validate_session_id(session_id), expected_version)
 
     async def update(
         self,
@@ -267,36 +252,10 @@ class SessionPersistence(abc.ABC):
         version are returned; otherwise the key is recorded with the write.
         """
         session_id = validate_session_id(session_id)
-        key = None if idempotency_key is None else validate_idempotency_key(idempotency_key)
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        for attempt in range(max_attempts):
-            current = await self._load_entry(session_id)
-            if key is not None and current is not None and current.has_key(key):
-                return current.as_result()
-            new = fn(current.snapshot if current else None)
-            payload = codec.serialize(session_id, new)
-            expected: ExpectedVersion = current.version if current else None
-            try:
-                version = await self._put(
-                    session_id,
-                    payload,
-                    expected,
-                    _ownership_of(current),
-                    keys=_remembered(current, key),
-                )
-            except ConflictError:
-                if attempt + 1 < max_attempts:
-                    await contention_backoff(attempt)
-                continue
-            except OutcomeUnknown:
-                if key is not None:
-                    applied = await self._applied(session_id, key)
-                    if applied is not None:
-                        return applied
-                raise
-            return VersionedSnapshot(new, version)
-        raise ConflictError(session_id, f"update gave up after {max_attempts} conflicting attempts")
+        value, version = await self._update(
+            codec.SNAPSHOTS, session_id, fn, max_attempts, idempotency_key
+        )
+        return VersionedSnapshot(value, version)
 
     async def list_sessions(self, prefix: str = "") -> AsyncGenerator[str, None]:
         """Stream the ids of stored sessions starting with ``prefix`` (order unspecified).
@@ -330,6 +289,13 @@ class SessionPersistence(abc.ABC):
             max_attempts=max_attempts,
         )
 
+    def documents(self, model: type[M]) -> Documents[M]:
+        """JSON documents of ``model`` under hierarchical keys in this store, with the same
+        guarantees as snapshots; see :mod:`sessionstore.documents`."""
+        from sessionstore.documents import Documents
+
+        return Documents(self, model)
+
     @property
     def blocking(self) -> BlockingSessionPersistence:
         """The same store with blocking methods, for code without an event loop."""
@@ -355,40 +321,128 @@ class SessionPersistence(abc.ABC):
 
     # --------------------------------------------------- shared internals (not API)
 
-    async def _load_entry(self, session_id: str) -> Entry | None:
-        """The stored body decoded, claims included (``entry.snapshot`` None)."""
-        session_id = validate_session_id(session_id)
-        stored = await self._read(session_id)
+    async def _load_entry(self, session_id: str) -> Entry[SessionSnapshot] | None:
+        """The stored snapshot body decoded, claims included (``entry.value`` None)."""
+        return await self._load(codec.SNAPSHOTS, validate_session_id(session_id))
+
+    # The operations below are written once for every kind of stored value: snapshots
+    # (one id) and documents (hierarchical names, :mod:`sessionstore.documents`). The
+    # caller has checked ``name``; ``model`` validates, frames and reads the values.
+
+    async def _load(self, model: codec.ModelCodec[M], name: str) -> Entry[M] | None:
+        stored = await self._read(name)
         if stored is None:
             return None
         if len(stored.body) > self.max_bytes:  # backends that can, refuse before downloading
-            raise SnapshotTooLarge(session_id, len(stored.body), self.max_bytes)
-        decoded = codec.decode(session_id, stored.body)
-        return Entry(decoded.snapshot, stored.version, decoded.meta)
+            raise SnapshotTooLarge(name, len(stored.body), self.max_bytes)
+        decoded = model.decode(name, stored.body)
+        return Entry(decoded.value, stored.version, decoded.meta)
+
+    async def _save(
+        self,
+        model: codec.ModelCodec[M],
+        name: str,
+        value: M,
+        expected_version: ExpectedVersion,
+        idempotency_key: str | None,
+    ) -> str:
+        _check_expected_argument(expected_version)
+        payload = model.serialize(name, value)
+        if idempotency_key is not None:
+            key = validate_idempotency_key(idempotency_key)
+            return await self._keyed_save(model, name, payload, expected_version, key)
+        try:
+            return await self._put(name, payload, expected_version, Ownership())
+        except ConflictError:
+            if expected_version is not None:
+                raise
+            # Create-only met a stored object. A claim (an acquire before any value)
+            # reads as absent, so the create replaces it, conditionally; anything else
+            # is the conflict it was.
+            current = await self._load(model, name)
+            if current is None or current.value is not None:
+                raise
+        return await self._keyed_save(model, name, payload, None, None)
+
+    async def _delete(self, name: str, expected_version: ExpectedVersion) -> None:
+        _check_expected_argument(expected_version)
+        if expected_version is None:
+            # "Expect absent": nothing to delete, so the check is the whole operation.
+            stored = await self._read(name)
+            if stored is not None and not codec.is_claim(stored.body):
+                raise ConflictError(name, "expected nothing stored, found something")
+            return
+        for attempt in range(2):
+            try:
+                await self._remove(name, expected_version)
+            except OutcomeUnknown:
+                stored = await self._read(name)
+                if stored is None:
+                    return  # what we meant to delete is gone, so the delete's effect holds
+                if attempt == 0 and stored.version == expected_version:
+                    continue  # versions never repeat: it did not apply, so try once more
+                raise
+            return
+
+    async def _update(
+        self,
+        model: codec.ModelCodec[M],
+        name: str,
+        fn: Callable[[M | None], M],
+        max_attempts: int,
+        idempotency_key: str | None,
+    ) -> tuple[M, str]:
+        key = None if idempotency_key is None else validate_idempotency_key(idempotency_key)
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        for attempt in range(max_attempts):
+            current = await self._load(model, name)
+            if key is not None and current is not None and current.has_key(key):
+                return current.as_result()
+            new = fn(current.value if current else None)
+            payload = model.serialize(name, new)
+            expected: ExpectedVersion = current.version if current else None
+            try:
+                version = await self._put(
+                    name,
+                    payload,
+                    expected,
+                    _ownership_of(current),
+                    keys=_remembered(current, key),
+                )
+            except ConflictError:
+                if attempt + 1 < max_attempts:
+                    await contention_backoff(attempt)
+                continue
+            except OutcomeUnknown:
+                if key is not None:
+                    applied = await self._applied(model, name, key)
+                    if applied is not None:
+                        return applied
+                raise
+            return new, version
+        raise ConflictError(name, f"update gave up after {max_attempts} conflicting attempts")
 
     async def _keyed_save(
         self,
-        session_id: str,
+        model: codec.ModelCodec[M],
+        name: str,
         payload: bytes,
         expected_version: ExpectedVersion,
         key: str | None,
     ) -> str:
         """A save that reads first: to honour an idempotency key, or to replace a claim."""
         for attempt in range(_MAX_KEYED_ATTEMPTS):
-            current = await self._load_entry(session_id)
+            current = await self._load(model, name)
             if key is not None and current is not None and current.has_key(key):
                 return current.version
-            visible = None if current is None or current.snapshot is None else current.version
+            visible = None if current is None or current.value is None else current.version
             if expected_version is not ANY_VERSION and expected_version != visible:
-                check_expected(session_id, visible, expected_version)
+                check_expected(name, visible, expected_version)
             stored_version = current.version if current else None
             try:
                 return await self._put(
-                    session_id,
-                    payload,
-                    stored_version,
-                    Ownership(),
-                    keys=_remembered(current, key),
+                    name, payload, stored_version, Ownership(), keys=_remembered(current, key)
                 )
             except ConflictError:
                 # Someone wrote between our read and our write (perhaps the same key).
@@ -397,16 +451,18 @@ class SessionPersistence(abc.ABC):
                 continue
             except OutcomeUnknown:
                 if key is not None:
-                    applied = await self._applied(session_id, key)
+                    applied = await self._applied(model, name, key)
                     if applied is not None:
-                        return applied.version
+                        return applied[1]
                 raise
-        raise ConflictError(session_id, f"save gave up after {_MAX_KEYED_ATTEMPTS} races")
+        raise ConflictError(name, f"save gave up after {_MAX_KEYED_ATTEMPTS} races")
 
-    async def _applied(self, session_id: str, key: str) -> VersionedSnapshot | None:
+    async def _applied(
+        self, model: codec.ModelCodec[M], name: str, key: str
+    ) -> tuple[M, str] | None:
         """After an unresolved outcome: the stored result if ``key`` is recorded, else None."""
         try:
-            current = await self._load_entry(session_id)
+            current = await self._load(model, name)
         except SessionStoreError:
             return None
         if current is not None and current.has_key(key):
@@ -498,6 +554,12 @@ class SessionPersistence(abc.ABC):
     def _list(self, prefix: str) -> AsyncIterator[str]:
         """Yield candidate session ids starting with ``prefix``, streaming."""
 
+    def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
+        """Yield every stored name starting with ``prefix`` at any depth (``/``-separated,
+        without the ``.json`` suffix), streaming, with last-modified times where the
+        listing carries them. Needed only for :mod:`sessionstore.documents`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list documents")
+
     async def _close(self) -> None:  # noqa: B027  # optional hook, not abstract
         """Release backend resources."""
 
@@ -525,7 +587,7 @@ def _check_expected_argument(expected: object) -> None:
         )
 
 
-def _remembered(entry: Entry | None, key: str | None) -> tuple[str, ...]:
+def _remembered(entry: Entry[Any] | None, key: str | None) -> tuple[str, ...]:
     """The idempotency keys a new body carries: the stored ones, plus ``key``, newest last."""
     keys = entry.keys if entry is not None else ()
     if key is not None:
@@ -533,7 +595,7 @@ def _remembered(entry: Entry | None, key: str | None) -> tuple[str, ...]:
     return keys[-codec.MAX_REMEMBERED_KEYS :]
 
 
-def _ownership_of(entry: Entry | None) -> Ownership:
+def _ownership_of(entry: Entry[Any] | None) -> Ownership:
     if entry is None or entry.meta is None:
         return Ownership()
     meta = entry.meta

@@ -37,13 +37,14 @@ import threading
 import zlib
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sessionstore._workers import point_of_no_return
 from sessionstore.codec import WRITE_ID_HEAD_BYTES, version_of, write_id_of
 from sessionstore.contract import (
     ANY_VERSION,
     DEFAULT_MAX_BYTES,
+    ListedObject,
     SessionPersistence,
     StoredObject,
     check_expected,
@@ -69,6 +70,7 @@ _TMP_SUFFIX = ".tmp"
 _LOCK_DIR = ".sessionstore-locks"
 _STRIPES = 256
 _LIST_BATCH = 512
+T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
 
@@ -194,15 +196,18 @@ class FsPersistence(SessionPersistence):
                 point_of_no_return()  # cancelled while waiting for the lock: write nothing
                 if expected is not ANY_VERSION:
                     check_expected(session_id, self._current_version(session_id), expected)
-                tmp = self.directory / f".{session_id}{_SUFFIX}.{secrets.token_hex(6)}{_TMP_SUFFIX}"
+                path = self._path(session_id)
+                if path.parent != self.directory:  # a document under a hierarchical key
+                    _make_directories(path.parent)
+                tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{_TMP_SUFFIX}"
                 try:
                     _write_durably(tmp, body, self.file_mode)
-                    os.replace(tmp, self._path(session_id))
+                    os.replace(tmp, path)
                 except BaseException:
                     with contextlib.suppress(FileNotFoundError):
                         tmp.unlink()
                     raise
-                _fsync_directory(self.directory)
+                _fsync_directory(path.parent)
         return version_of(body)
 
     def _remove_sync(self, session_id: str, expected: RemoveExpected) -> None:
@@ -215,11 +220,12 @@ class FsPersistence(SessionPersistence):
                 point_of_no_return()
                 if expected is not ANY_VERSION:
                     check_expected(session_id, self._current_version(session_id), expected)
+                path = self._path(session_id)
                 try:
-                    self._path(session_id).unlink()
-                except FileNotFoundError:
+                    path.unlink()
+                except (FileNotFoundError, NotADirectoryError):
                     return
-                _fsync_directory(self.directory)
+                _fsync_directory(path.parent)
 
     def _iter_names(self, prefix: str) -> Generator[str, None, None]:
         try:
@@ -232,6 +238,40 @@ class FsPersistence(SessionPersistence):
                 if name.endswith(_SUFFIX) and name.startswith(prefix) and entry.is_file():
                     yield name[: -len(_SUFFIX)]
 
+    async def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
+        found = self._walk(prefix)
+        try:
+            while True:
+                batch = await self._run_sync(_take, found, _LIST_BATCH)
+                for listed in batch:
+                    yield listed
+                if len(batch) < _LIST_BATCH:
+                    return
+        finally:
+            found.close()
+
+    def _walk(self, prefix: str) -> Generator[ListedObject, None, None]:
+        """Every ``*.json`` file below the directory whose name starts with ``prefix``."""
+        # Start at the deepest directory the prefix names, not at the root.
+        start_dir, _, _ = prefix.rpartition("/")
+        stack = [start_dir]
+        while stack:
+            relative = stack.pop()
+            try:
+                entries = os.scandir(self.directory / relative if relative else self.directory)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue  # temp files, the lock directory, hidden files
+                    name = f"{relative}/{entry.name}" if relative else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        if name.startswith(prefix) or prefix.startswith(name + "/"):
+                            stack.append(name)
+                    elif name.endswith(_SUFFIX) and name.startswith(prefix):
+                        yield ListedObject(name[: -len(_SUFFIX)], entry.stat().st_mtime)
+
     # --------------------------------------------------------------- sweep
 
     def sweep(self) -> int:
@@ -241,15 +281,12 @@ class FsPersistence(SessionPersistence):
         lock its writer would hold, so a live writer's file is never touched.
         """
         by_session: dict[str, list[str]] = defaultdict(list)
-        try:
-            entries = os.scandir(self.directory)
-        except FileNotFoundError:
-            return 0
-        with entries:
-            for entry in entries:
-                session_id = _temp_owner(entry.name)
-                if session_id is not None:
-                    by_session[session_id].append(entry.name)
+        for relative, names in self._temp_files():
+            for name in names:
+                owner = _temp_owner(name)
+                if owner is not None:
+                    key = f"{relative}/{owner}" if relative else owner
+                    by_session[key].append(f"{relative}/{name}" if relative else name)
         removed = 0
         for session_id, names in by_session.items():
             with self._locked(session_id):
@@ -263,6 +300,24 @@ class FsPersistence(SessionPersistence):
                         continue
                     removed += 1
         return removed
+
+    def _temp_files(self) -> Iterator[tuple[str, list[str]]]:
+        """(directory relative to the store, dot-file names in it), for every directory."""
+        stack = [""]
+        while stack:
+            relative = stack.pop()
+            try:
+                entries = os.scandir(self.directory / relative if relative else self.directory)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            names: list[str] = []
+            with entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        names.append(entry.name)
+                    elif entry.is_dir(follow_symlinks=False):
+                        stack.append(f"{relative}/{entry.name}" if relative else entry.name)
+            yield relative, names
 
     def _sweep_once(self) -> None:
         if self._swept:
@@ -282,16 +337,7 @@ class FsPersistence(SessionPersistence):
             return
         if not self._create:
             raise StoreNotFound(f"directory {str(self.directory)!r} does not exist")
-        missing: list[Path] = []
-        path = self.directory.absolute()
-        while not path.exists() and path != path.parent:
-            missing.append(path)
-            path = path.parent
-        for created in reversed(missing):
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                created.mkdir()
-            # The new directory's name lives in its parent: make that entry durable too.
-            _fsync_directory(created.parent)
+        _make_directories(self.directory)
 
     @contextlib.contextmanager
     def _locked(self, session_id: str) -> Iterator[None]:
@@ -333,6 +379,20 @@ def _write_durably(path: Path, body: bytes, mode: int) -> None:
         os.close(fd)
 
 
+def _make_directories(directory: Path) -> None:
+    """``mkdir -p``, fsyncing the parent of every directory it creates."""
+    missing: list[Path] = []
+    path = directory.absolute()
+    while not path.is_dir() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            created.mkdir()
+        # The new directory's name lives in its parent: make that entry durable too.
+        _fsync_directory(created.parent)
+
+
 def _fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -353,8 +413,8 @@ def _temp_owner(name: str) -> str | None:
     return session_id if sep and session_id else None
 
 
-def _take(names: Iterator[str], count: int) -> list[str]:
-    batch: list[str] = []
+def _take(names: Iterator[T], count: int) -> list[T]:
+    batch: list[T] = []
     for name in names:
         batch.append(name)
         if len(batch) == count:

@@ -8,11 +8,13 @@ nothing stored) as the durable stores.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from sessionstore.codec import version_of
 from sessionstore.contract import (
     DEFAULT_MAX_BYTES,
+    ListedObject,
     SessionPersistence,
     StoredObject,
     check_expected,
@@ -36,6 +38,7 @@ class MemoryPersistence(SessionPersistence):
     def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         super().__init__(max_bytes=max_bytes)
         self._bodies: dict[str, StoredObject] = {}
+        self._modified: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -62,6 +65,7 @@ class MemoryPersistence(SessionPersistence):
             check_expected(session_id, current.version if current else None, expected)
             stored = StoredObject(body, version_of(body))
             self._bodies[session_id] = stored
+            self._modified[session_id] = time.time()
             return stored.version
 
     async def _remove(self, session_id: str, expected: RemoveExpected) -> None:
@@ -69,9 +73,20 @@ class MemoryPersistence(SessionPersistence):
             current = self._bodies.get(session_id)
             check_expected(session_id, current.version if current else None, expected)
             self._bodies.pop(session_id, None)
+            self._modified.pop(session_id, None)
 
     async def _list(self, prefix: str) -> AsyncIterator[str]:
         with self._lock:
             names = [name for name in self._bodies if name.startswith(prefix)]
         for name in names:
             yield name
+
+    async def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
+        with self._lock:
+            found = [
+                ListedObject(name, self._modified.get(name))
+                for name in self._bodies
+                if name.startswith(prefix)
+            ]
+        for listed in found:
+            yield listed

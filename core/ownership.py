@@ -117,7 +117,7 @@ async def acquire(
     raise ConflictError(session_id, f"acquire gave up after {max_attempts} conflicting attempts")
 
 
-def _payload_of(entry: Entry) -> bytes:
+def _payload_of(entry: Entry[SessionSnapshot]) -> bytes:
     assert entry.snapshot is not None  # callers checked
     return codec.trusted_payload(entry.snapshot)
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sessionstore.adapters.gcs import _history
@@ -51,7 +52,13 @@ from sessionstore.adapters.gcs._errors import (
 )
 from sessionstore.adapters.gcs._retry import Attempts, RetryPolicy, call
 from sessionstore.adapters.gcs._transport import ClientHolder, build_client
-from sessionstore.contract import ANY_VERSION, DEFAULT_MAX_BYTES, SessionPersistence, StoredObject
+from sessionstore.contract import (
+    ANY_VERSION,
+    DEFAULT_MAX_BYTES,
+    ListedObject,
+    SessionPersistence,
+    StoredObject,
+)
 from sessionstore.errors import ConflictError, InvalidStoreUrl, SnapshotTooLarge
 from sessionstore.ids import is_valid_session_id, validate_session_id
 
@@ -187,11 +194,24 @@ class GcsPersistence(SessionPersistence):
         listing = self._dir + prefix
         token: str | None = None
         while True:
-            names, token = await self._run_sync(self._list_page_sync, listing, token)
-            for name in names:
+            items, token = await self._run_sync(self._list_page_sync, listing, token, False)
+            for name, _ in items:
                 session_id = self._session_id_of(name)
                 if session_id is not None:
                     yield session_id
+            if token is None:
+                return
+
+    async def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
+        listing = self._dir + prefix
+        token: str | None = None
+        while True:
+            items, token = await self._run_sync(self._list_page_sync, listing, token, True)
+            for name, updated in items:
+                if name.startswith(self._dir) and name.endswith(_SUFFIX):
+                    relative = name[len(self._dir) : -len(_SUFFIX)]
+                    if relative:
+                        yield ListedObject(relative, _timestamp(updated))
             if token is None:
                 return
 
@@ -264,7 +284,9 @@ class GcsPersistence(SessionPersistence):
             if failure is not None:
                 raise failure from exc
 
-    def _list_page_sync(self, listing: str, token: str | None) -> tuple[list[str], str | None]:
+    def _list_page_sync(
+        self, listing: str, token: str | None, tree: bool
+    ) -> tuple[list[tuple[str, str | None]], str | None]:
         where = Where("list", self.bucket, listing + "*")
         attempts = Attempts()
         try:
@@ -276,6 +298,7 @@ class GcsPersistence(SessionPersistence):
                 page_token=token,
                 page_size=self._page_size,
                 timeout=self._timeout,
+                tree=tree,
             )
             return self._call(page, where, attempts, idempotent=True)
         except TRANSLATABLE as exc:
@@ -316,3 +339,13 @@ def _generation(session_id: str, version: str) -> int:
     if isinstance(version, str) and _GENERATION.fullmatch(version):
         return int(version)
     raise ConflictError(session_id, f"version {version!r} is not a GCS generation, so cannot match")
+
+
+def _timestamp(updated: str | None) -> float | None:
+    """An object's RFC 3339 ``updated`` time as Unix seconds (None if absent or odd)."""
+    if not updated:
+        return None
+    try:
+        return datetime.fromisoformat(updated.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

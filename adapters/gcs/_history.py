@@ -57,6 +57,7 @@ def list_versions(store: GcsPersistence, session_id: str) -> list[PastVersion]:
                 policy=store._retry,
                 idempotent=True,
                 attempts=attempts,
+                where=f"list versions of gs://{store.bucket}/{name}",
             )
         except TRANSLATABLE as exc:
             where = Where("history", store.bucket, name, session_id)
@@ -108,6 +109,7 @@ def read_version(store: GcsPersistence, session_id: str, generation: str) -> byt
             policy=store._retry,
             idempotent=True,
             attempts=attempts,
+            where=f"read generation {generation} of gs://{store.bucket}/{name}",
         )
     except _http.ObjectTooLarge as exc:
         raise SnapshotTooLarge(session_id, exc.size, store.max_bytes) from exc

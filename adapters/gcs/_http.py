@@ -185,14 +185,19 @@ def list_page(
     page_token: str | None,
     page_size: int,
     timeout: Timeout,
-) -> tuple[list[str], str | None]:
-    """One page of object names under ``prefix`` (not below a further ``/``), and the next token."""
+    tree: bool = False,
+) -> tuple[list[tuple[str, str | None]], str | None]:
+    """One page of (object name, RFC 3339 update time) under ``prefix``, and the next token.
+
+    Without ``tree``, only names not below a further ``/`` (sessions), and no times.
+    """
     params = {
         "prefix": prefix,
-        "delimiter": "/",  # session objects never contain a further "/"; skip "subfolders"
         "maxResults": str(page_size),
-        "fields": "items(name),nextPageToken",
+        "fields": "items(name,updated),nextPageToken" if tree else "items(name),nextPageToken",
     }
+    if not tree:
+        params["delimiter"] = "/"  # session objects never contain a further "/"
     if page_token:
         params["pageToken"] = page_token
     url = f"{transport.base_url}/storage/v1/b/{quote(bucket, safe='')}/o"
@@ -200,9 +205,12 @@ def list_page(
     with response:
         _raise_for_status(response)
         page: dict[str, Any] = response.json()
-    names = [str(item["name"]) for item in page.get("items", ())]
+    items = [
+        (str(item["name"]), str(item["updated"]) if item.get("updated") else None)
+        for item in page.get("items", ())
+    ]
     token = page.get("nextPageToken")
-    return names, (str(token) if token else None)
+    return items, (str(token) if token else None)
 
 
 # --------------------------------------------------------------------- helpers

@@ -66,6 +66,7 @@ from sessionstore.adapters.s3._errors import (
 from sessionstore.contract import (
     ANY_VERSION,
     DEFAULT_MAX_BYTES,
+    ListedObject,
     SessionPersistence,
     StoredObject,
 )
@@ -179,9 +180,18 @@ class S3Persistence(SessionPersistence):
         token: str | None = None
         while True:
             # One page per worker hop, so a caller that stops early fetches no more.
-            ids, token = await self._run_sync(self._list_page_sync, prefix, token)
-            for session_id in ids:
-                yield session_id
+            found, token = await self._run_sync(self._list_page_sync, prefix, token, False)
+            for listed in found:
+                yield listed.name
+            if token is None:
+                return
+
+    async def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
+        token: str | None = None
+        while True:
+            found, token = await self._run_sync(self._list_page_sync, prefix, token, True)
+            for listed in found:
+                yield listed
             if token is None:
                 return
 
@@ -293,16 +303,21 @@ class S3Persistence(SessionPersistence):
             except (*SDK_ERRORS, attempts.ResendRefused) as exc:
                 raise translate(exc, call, journal) from exc
 
-    def _list_page_sync(self, prefix: str, token: str | None) -> tuple[list[str], str | None]:
+    def _list_page_sync(
+        self, prefix: str, token: str | None, tree: bool
+    ) -> tuple[list[ListedObject], str | None]:
+        """One page of names under ``prefix``: sessions (one level) or, with ``tree``, all
+        documents below it, each with its last-modified time."""
         full_prefix = self._key_prefix + prefix
         call = Call("ListObjectsV2", self.bucket, full_prefix)
         params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Prefix": full_prefix,
-            # Ids never contain '/': keys deeper down are rolled up, not paged through.
-            "Delimiter": "/",
             "MaxKeys": self._page_size,
         }
+        if not tree:
+            # Ids never contain '/': keys deeper down are rolled up, not paged through.
+            params["Delimiter"] = "/"
         if token is not None:
             params["ContinuationToken"] = token
         client = self._s3()
@@ -312,13 +327,14 @@ class S3Persistence(SessionPersistence):
             except SDK_ERRORS as exc:
                 raise translate(exc, call) from exc
         start = len(self._key_prefix)
-        ids = [
-            key[start : -len(_SUFFIX)]
-            for key in (item.get("Key", "") for item in page.get("Contents", []))
+        found = [
+            ListedObject(key[start : -len(_SUFFIX)], _timestamp(item.get("LastModified")))
+            for item in page.get("Contents", [])
+            for key in (item.get("Key", ""),)
             if key.endswith(_SUFFIX) and len(key) > start + len(_SUFFIX)
         ]
         next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-        return ids, next_token
+        return found, next_token
 
     # ------------------------------------------------- history (see _history)
 
@@ -331,3 +347,9 @@ class S3Persistence(SessionPersistence):
         """The raw body of one past version (``version_id`` as :meth:`history` lists it)."""
         session_id = validate_session_id(session_id)
         return await self._run_sync(_history.read_version, self, session_id, version_id)
+
+
+def _timestamp(when: object) -> float | None:
+    """A listing's LastModified (a datetime from botocore) as Unix seconds."""
+    timestamp = getattr(when, "timestamp", None)
+    return float(timestamp()) if callable(timestamp) else None

@@ -141,7 +141,8 @@ async def _show(args: argparse.Namespace) -> int:
     if entry is None:
         error(f"no session {args.session_id!r} in {args.url}")
         return EXIT_FAILED
-    snapshot = entry.snapshot.model_dump(mode="json")
+    # A claim (acquired, never saved) has no snapshot: shown as null.
+    snapshot = None if entry.value is None else entry.value.model_dump(mode="json")
     if args.json:
         emit_json(
             {
@@ -155,6 +156,9 @@ async def _show(args: argparse.Namespace) -> int:
     print(f"session   {args.session_id}")
     print(f"version   {show_version(entry.version)}")
     print(f"lease     {describe_lease(entry.meta)}")
+    if snapshot is None:
+        print("snapshot  none yet (a claim: acquired, not saved; loads as absent)")
+        return EXIT_OK
     print("snapshot")
     print(json.dumps(snapshot, indent=2, ensure_ascii=False))
     return EXIT_OK
@@ -305,9 +309,12 @@ async def _restore(args: argparse.Namespace) -> int:
             from sessionstore.errors import SnapshotTooLarge
 
             raise SnapshotTooLarge(session_id, len(body), store.max_bytes)
-        old = codec.decode(session_id, body)
+        old = codec.decode(session_id, body).value
+        if old is None:
+            error(f"version {args.version_id} of {session_id!r} is a claim: it has no snapshot")
+            return EXIT_FAILED
         current = await store._load_entry(session_id)
-        where = f"turn {old.snapshot.turn_count}, phase {old.snapshot.phase!r}"
+        where = f"turn {old.turn_count}, phase {old.phase!r}"
         question = f"Restore {session_id!r} to version {args.version_id} ({where})?"
         if current is not None:
             question += f" It replaces the current version {show_version(current.version)}."
@@ -322,6 +329,8 @@ async def _restore(args: argparse.Namespace) -> int:
         keep = (
             Ownership(meta.owner, meta.epoch, meta.held, meta.written_at) if meta else Ownership()
         )
-        version = await store._put(session_id, old.snapshot, expected, keep)
+        payload = codec.serialize(session_id, old)
+        keys = current.keys if current else ()
+        version = await store._put(session_id, payload, expected, keep, keys=keys)
     print(f"restored {session_id} from {args.version_id}: new version {show_version(version)}")
     return EXIT_OK

@@ -22,6 +22,7 @@ from sessionstore.errors import (
     SnapshotTooLarge,
 )
 from sessionstore.model import SessionSnapshot
+from sessionstore.testing.documents_suite import DocumentsContract
 from sessionstore.testing.exactly_once_suite import ExactlyOnceContract
 from sessionstore.testing.lease_suite import LeaseContract
 from sessionstore.testing.snapshots import is_self_consistent, make_snapshot
@@ -75,7 +76,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-class SessionPersistenceContract(LeaseContract, ExactlyOnceContract):
+class SessionPersistenceContract(LeaseContract, ExactlyOnceContract, DocumentsContract):
     """Subclass with a ``store`` fixture returning a fresh, empty store."""
 
     #: Rounds of the 16-writer compare-and-swap race.
