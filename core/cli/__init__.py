@@ -3,6 +3,7 @@
 ::
 
     sessionstore demo [--url URL]          walk through crash, resume, conflict and handoff
+    sessionstore demo --live [--url URL]   the same for a Gemini Live session (fake server)
     sessionstore ls URL [--prefix P]       list session ids
     sessionstore show URL ID               print one snapshot (with its version) as JSON
     sessionstore rm URL ID [--version V]   delete one session (conditionally with --version)
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--url", default=DEFAULT_DEMO_URL, help=f"store URL (default: {DEFAULT_DEMO_URL})"
     )
+    demo.add_argument("--live", action="store_true", help="a Gemini Live session (fake server)")
 
     ls = commands.add_parser("ls", help="list session ids in a store")
     ls.add_argument("url")
@@ -72,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from sessionstore.cli import commands, demo
 
+    if args.command == "demo" and args.live:
+        from sessionstore.cli import demo_live as demo  # type: ignore[no-redef]
     handlers = {
         "demo": demo.run,
         "ls": commands.ls,
