@@ -8,7 +8,7 @@ store from the same URL.
 
 from __future__ import annotations
 
-import os
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,9 +55,6 @@ class Backend:
         self.stores.append(store)
         return store
 
-    def child_env(self) -> dict[str, str]:
-        return {**os.environ, **self.env}
-
 
 @pytest.fixture(params=["fs", "s3", "gcs"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
@@ -66,8 +63,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     with pytest.MonkeyPatch.context() as patch:
         if request.param == "fs":
             saves: dict[str, int] = {}
-            chosen = Backend("fs", f"file://{tmp_path}/sessions", _fs_counter(saves))
-            chosen.writes = lambda session_id: saves.get(session_id, 0)
+            chosen = Backend("fs", f"file://{tmp_path}/sessions", lambda sid: saves.get(sid, 0))
             chosen.open = _counting_open(chosen, saves)  # type: ignore[method-assign]
         elif request.param == "s3":
             s3: S3Emulator = request.getfixturevalue("s3_server")
@@ -98,14 +94,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
                 {"STORAGE_EMULATOR_HOST": gcs.url},
             )
         yield chosen
-        import asyncio
-
         for store in chosen.stores:
             asyncio.run(store.aclose())
-
-
-def _fs_counter(saves: dict[str, int]) -> Callable[[str], int]:
-    return lambda session_id: saves.get(session_id, 0)
 
 
 def _counting_open(chosen: Backend, saves: dict[str, int]) -> Callable[[], SessionPersistence]:
