@@ -112,10 +112,11 @@ class SnapshotWriter:
     def submit(self, snapshot: SessionSnapshot) -> None:
         """Hand over the newest snapshot; returns at once. Raises the error that stopped it."""
         self._check_usable()
+        wakeup = self._ensure_task()  # before any change: raises outside an event loop
         copy = snapshot.model_copy(deep=True)
         self._submitted += 1
         self._pending = copy  # drops the previous pending one: it was never going to be written
-        self._ensure_task().set()
+        wakeup.set()
 
     async def flush(self) -> None:
         """Wait until the newest snapshot submitted before this call is durable."""

@@ -123,6 +123,7 @@ class FakeLiveServer:
         self._handles: dict[str, tuple[_Session, float]] = {}
         self._sockets: dict[int, ServerConnection] = {}
         self._ids = itertools.count(1)
+        self._go_away_mid_turn: float | None = None
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -213,6 +214,11 @@ class FakeLiveServer:
     def go_away(self, connection: int, time_left: float) -> None:
         """Send ``goAway``; cut the connection (1011) if it is still open after ``time_left``."""
         self._call(self._go_away(connection, time_left))
+
+    def go_away_during_next_turn(self, time_left: float) -> None:
+        """Send ``goAway`` in the middle of the next answer (after the model's text)."""
+        with self._lock:
+            self._go_away_mid_turn = time_left
 
     def close(self, connection: int, code: int = 1011, reason: str = "Deadline expired") -> None:
         """Close a connection and end its server session (its handles are refused after)."""
@@ -318,6 +324,10 @@ class FakeLiveServer:
         await self._send_update(ws, record, session, resumable=False)
         model_turn = {"modelTurn": {"role": "model", "parts": [{"text": reply}]}}
         await ws.send(json.dumps({"serverContent": model_turn}))
+        with self._lock:
+            time_left, self._go_away_mid_turn = self._go_away_mid_turn, None
+        if time_left is not None:
+            await self._go_away(record.id, time_left)
         await self._send_update(ws, record, session, resumable=True)
         await ws.send(json.dumps({"serverContent": {"turnComplete": True}}))
         await self._send_update(ws, record, session, resumable=True)  # after turnComplete

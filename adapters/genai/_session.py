@@ -178,6 +178,7 @@ class LiveSession:
         self._ready = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._turn_open = False  # a model turn is awaited or in progress
         self._failing: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         #: How each connection of this session was opened, oldest first.
@@ -366,7 +367,10 @@ class LiveSession:
 
     async def send_client_content(self, **kwargs: Any) -> None:
         """``AsyncSession.send_client_content`` on the current connection."""
-        await (await self._current()).send_client_content(**kwargs)
+        session = await self._current()
+        if kwargs.get("turn_complete", True):
+            self._turn_open = True  # a reply is coming: a go_away waits for it
+        await session.send_client_content(**kwargs)
 
     async def send_realtime_input(self, **kwargs: Any) -> None:
         """``AsyncSession.send_realtime_input`` on the current connection."""
@@ -430,6 +434,7 @@ class LiveSession:
     async def _reconnect(self, time_left: float | None) -> None:
         """Flush (within half of ``time_left``), close the old socket, connect again."""
         self._ready.clear()
+        self._turn_open = False
         if time_left is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self.writer.flush()), time_left / 2)
@@ -455,26 +460,50 @@ class LiveSession:
         return self.outcomes[-1]
 
     async def _read(self) -> None:
+        """The one reader of the socket: track every message, hand it to receive().
+
+        After ``go_away`` it finishes the turn in progress on the old connection (the
+        server serves it until ``time_left`` runs out), for at most half of
+        ``time_left``, then flushes and reconnects.
+        """
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 session = self.session
+                messages = session.receive()
+                cut_at: float | None = None  # loop time when the server will cut, after go_away
                 try:
-                    async for message in session.receive():
-                        if message.session_resumption_update is not None:
-                            self._on_resumption_update(message.session_resumption_update)
-                        if message.go_away is not None:
-                            self._ready.clear()  # sends wait for the new connection
+                    while cut_at is None or self._turn_open:
+                        wait = None if cut_at is None else (cut_at - loop.time()) / 2
+                        try:
+                            message = await asyncio.wait_for(anext(messages), wait)
+                        except StopAsyncIteration:  # receive() stops at turn_complete
+                            messages = session.receive()
+                            continue
+                        except asyncio.TimeoutError:
+                            break  # the turn did not finish in time: go now
+                        self._track(message)
                         self._queue.put_nowait(message)
                         if message.go_away is not None:
-                            await self._reconnect(_seconds(message.go_away.time_left, 10.0))
-                            break
+                            self._ready.clear()  # sends wait for the new connection
+                            cut_at = loop.time() + _seconds(message.go_away.time_left, 10.0)
                 except (genai_errors.APIError, ConnectionClosed):
                     if session is self._session:  # the server closed it: carry on resumed
                         await self._reconnect(None)
+                    continue
+                assert cut_at is not None
+                await self._reconnect(max(0.0, cut_at - loop.time()))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self._fail(exc)
+
+    def _track(self, message: types.LiveServerMessage) -> None:
+        if message.session_resumption_update is not None:
+            self._on_resumption_update(message.session_resumption_update)
+        content = message.server_content
+        if content is not None:
+            self._turn_open = not content.turn_complete
 
     async def _stop_reader(self) -> None:
         pump, self._pump = self._pump, None

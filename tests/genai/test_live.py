@@ -54,6 +54,10 @@ async def turn(live: LiveSession, number: int) -> str:
     return reply
 
 
+async def collect(live: LiveSession) -> list[types.LiveServerMessage]:
+    return [message async for message in live.receive()]
+
+
 async def until_handle(live: LiveSession, handle: str) -> None:
     """Read messages until the adapter has processed the update carrying ``handle``."""
     if live.resume_handle == handle:
@@ -432,6 +436,36 @@ def test_go_away_flushes_and_reconnects_with_the_newest_handle_before_time_runs_
         stored = await store.load(SESSION)
         assert stored is not None
         assert stored.state[LIVE_STATE_KEY]
+
+    asyncio.run(scenario())
+
+
+def test_go_away_during_a_turn_finishes_the_turn_then_resumes(
+    live_server: FakeLiveServer, client: genai.Client
+) -> None:
+    from sessionstore import MemoryPersistence
+
+    async def scenario() -> None:
+        store = MemoryPersistence()
+        async with LiveSession(client, store, SESSION, model=MODEL, min_interval=0) as live:
+            await turn(live, 1)
+            old = live_server.connection()
+            first_handles = {h for h, ok in old.handles_sent if ok}
+            live_server.go_away_during_next_turn(20.0)
+            connections = len(live.outcomes)
+            await live.send_client_content(turns=user("turn 2"))
+            # Bounded: a reader that dropped the old socket at go_away would wait forever.
+            messages = await asyncio.wait_for(collect(live), 30)
+            assert any(m.go_away is not None for m in messages)
+            assert "reply 2" in "".join(m.text or "" for m in messages)  # the whole turn
+            assert await live.connection_after(connections) is ResumeOutcome.RESUMED
+            new = live_server.connection()
+            assert new.resumed_with not in first_handles  # a handle from turn 2
+            assert new.resumed_with in [h for h, ok in old.handles_sent if ok]
+            assert old.closed_by == "client"
+            reply = await turn(live, 3)
+            assert "reply 3" in reply  # same server session
+            assert new.texts == ["turn 3"]
 
     asyncio.run(scenario())
 
