@@ -219,7 +219,7 @@ class LiveSession:
             on_error=self._fail,
         )
         if stored is None:
-            self._snapshot = self._initial or SessionSnapshot(phase="new")
+            self._snapshot = (self._initial or SessionSnapshot(phase="new")).model_copy(deep=True)
             await self._connect(None)
             self._writer.submit(self._snapshot)
             outcome = ResumeOutcome.NEW
