@@ -49,6 +49,7 @@ class GatedStore(MemoryPersistence):
         snapshot: SessionSnapshot,
         *,
         expected_version: ExpectedVersion = ANY_VERSION,
+        idempotency_key: str | None = None,
     ) -> str:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
@@ -57,7 +58,12 @@ class GatedStore(MemoryPersistence):
             await self.gate.wait()
             if self.fail_with is not None:
                 raise self.fail_with
-            version = await super().save(session_id, snapshot, expected_version=expected_version)
+            version = await super().save(
+                session_id,
+                snapshot,
+                expected_version=expected_version,
+                idempotency_key=idempotency_key,
+            )
             self.saved.append(snapshot.turn_count)
             return version
         finally:
