@@ -10,16 +10,22 @@ except a thread's head, which is a session (so it can be leased)::
 ``<T>``, ``<N>``, ``<C>`` and ``<K>`` are the thread id, namespace, checkpoint id and
 task id through :func:`sessionstore.ids.encode_id`; the empty string (the root
 namespace, or an empty thread id) is :data:`EMPTY_SEGMENT`, ``0=``, which is not the
-encoding of any string, so it can never collide with one.
+encoding of any string, so it can never collide with one. A string whose encoding is
+longer than :data:`MAX_SEGMENT_LENGTH` (deeply nested subgraph namespaces, long
+non-ASCII thread ids) is stored as ``0=h`` and its SHA-256 in hex: not an encoding of
+any string either, so no collision with short ones. Such a segment is not reversible,
+which costs nothing: every document carries its thread id and namespace in full.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from sessionstore.errors import InvalidSessionId
 from sessionstore.ids import decode_id, encode_id
 from sessionstore.model import SessionSnapshot
 
@@ -56,16 +62,36 @@ HEAD_PHASE = "langgraph-thread"
 #: The segment for the empty string: ``encode_id`` never produces it (``=`` must be
 #: followed by two hex digits), so it is unambiguous.
 EMPTY_SEGMENT = "0="
+#: Longest encoded segment; longer ones are hashed. Keeps the head's session id within
+#: 200 characters and the deepest key (7 segments) within the document layer's 800.
+MAX_SEGMENT_LENGTH = 190
+HASHED_PREFIX = "0=h"
 
 
 def encode_segment(text: str) -> str:
-    """``text`` as one key segment (:func:`encode_id`, or ``0=`` for ``""``)."""
-    return encode_id(text) if text else EMPTY_SEGMENT
+    """``text`` as one key segment: :func:`encode_id`, ``0=`` for ``""``, or ``0=h<sha256>``
+    when the encoding would be longer than :data:`MAX_SEGMENT_LENGTH`."""
+    if not isinstance(text, str):
+        raise InvalidSessionId(text, "thread ids, namespaces and task ids must be strings")
+    if not text:
+        return EMPTY_SEGMENT
+    try:
+        encoded = encode_id(text)
+    except InvalidSessionId:
+        encoded = ""  # too long to encode
+    if encoded and len(encoded) <= MAX_SEGMENT_LENGTH:
+        return encoded
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return HASHED_PREFIX + digest
 
 
 def decode_segment(segment: str) -> str:
-    """The string :func:`encode_segment` encoded as ``segment``."""
-    return "" if segment == EMPTY_SEGMENT else decode_id(segment)
+    """The string :func:`encode_segment` encoded as ``segment`` (not for hashed ones)."""
+    if segment == EMPTY_SEGMENT:
+        return ""
+    if segment.startswith(HASHED_PREFIX):
+        raise InvalidSessionId(segment, "a hashed segment cannot be decoded")
+    return decode_id(segment)
 
 
 def head_session_id(thread_id: str) -> str:
