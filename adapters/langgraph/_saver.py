@@ -286,10 +286,14 @@ class SessionStoreSaver(BaseCheckpointSaver[int]):
                 writes.setdefault(entry.key[:5], []).append(entry.key)
         checkpoints.sort(key=lambda item: (item[0], item[1]), reverse=True)
         remaining = limit
-        for start in range(0, len(checkpoints), CONCURRENCY):
+        start = 0
+        while start < len(checkpoints):
             if remaining is not None and remaining <= 0:
                 return
-            batch = checkpoints[start : start + CONCURRENCY]
+            # Without a filter, read no more checkpoints than the limit still needs.
+            size = CONCURRENCY if filter or remaining is None else min(CONCURRENCY, remaining)
+            batch = checkpoints[start : start + size]
+            start += size
             docs = await _gather_limited(self._checkpoints.load(key) for _, key in batch)
             for (_, key), doc in zip(batch, docs, strict=False):
                 if doc is None:
