@@ -61,7 +61,10 @@ class ThreadLease:
         self.thread_id = thread_id
         self.lease = lease
         self._heads: dict[str, str] = {}
-        self._lock = asyncio.Lock()
+        # Serialises this lease's head writes (parallel subgraphs put concurrently, and a
+        # lease write racing its own twin would fence itself). One asyncio.Lock per event
+        # loop: the sync API runs on sessionstore's background loop, the async one on yours.
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     def __repr__(self) -> str:
         return f"ThreadLease({self.thread_id!r}, {self.lease!r})"
@@ -119,7 +122,9 @@ class ThreadLease:
 
     async def _advance(self, checkpoint_ns: str, checkpoint_id: str) -> None:
         """Point the namespace's head at ``checkpoint_id`` if newer: one lease write."""
-        async with self._lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
             if self._heads.get(checkpoint_ns, "") >= checkpoint_id:
                 await self.lease.load()  # nothing to write; still refuse if superseded
                 return

@@ -83,8 +83,8 @@ def chain(saver: SessionStoreSaver, thread_id: str) -> list[tuple[str, str | Non
     ]
 
 
-def test_takeover_fences_the_old_runner(tmp_path: Path) -> None:
-    url = f"file://{tmp_path}"
+def test_takeover_fences_the_old_runner(store_url: str) -> None:
+    url = store_url
     thread = "thread|with space"  # thread ids are free text
     first = Runner(url, thread, "worker-a")
     second = Runner(url, thread, "worker-b")
@@ -252,3 +252,52 @@ def test_the_head_is_the_lease_session(tmp_path: Path) -> None:
     head = store.blocking.load(head_session_id("a|b"))
     assert head is not None
     assert head.state["heads"] == {"": stored["configurable"]["checkpoint_id"]}
+
+
+def test_sync_lease_and_puts_from_another_event_loop(tmp_path: Path) -> None:
+    """A lease taken on your loop keeps serving the blocking API (sessionstore's loop)."""
+    saver = SessionStoreSaver(open_store(f"file://{tmp_path}"))
+
+    async def take() -> Any:
+        return await saver.aacquire("t", "runner")
+
+    lease = asyncio.run(take())
+    first = saver.put(config("t"), checkpoint(1), {"step": 1}, {})
+    asyncio.run(put(saver, first, 2))  # yet another loop
+    saver.put(first, checkpoint(3), {"step": 3}, {})
+    with lease:
+        pass
+    assert lease.released
+    with saver.acquire("t", "next") as again:
+        assert again.epoch == 2
+        saver.put(first, checkpoint(4), {"step": 4}, {})
+    assert len(list(saver.list(config("t")))) == 4
+
+
+def test_parallel_puts_under_one_lease_do_not_fence_it(store: SessionPersistence) -> None:
+    """Parallel subgraphs put into several namespaces of one thread at once."""
+
+    async def scenario() -> None:
+        saver = SessionStoreSaver(store)
+        lease = await saver.aacquire("t", "runner")
+        namespaces = [f"child:{i}" for i in range(8)]
+        stored = await asyncio.gather(
+            *(
+                saver.aput(
+                    {"configurable": {"thread_id": "t", "checkpoint_ns": ns}},
+                    checkpoint(i),
+                    {"step": i},
+                    {},
+                )
+                for i, ns in enumerate(namespaces)
+            )
+        )
+        assert not lease.fenced
+        for ns, config_ in zip(namespaces, stored, strict=True):
+            latest = await saver.aget_tuple(
+                {"configurable": {"thread_id": "t", "checkpoint_ns": ns}}
+            )
+            assert latest is not None
+            assert latest.config == config_
+
+    asyncio.run(scenario())

@@ -9,15 +9,8 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import pytest
 
 from sessionstore.adapters.langgraph import SessionStoreSaver
-from support.s3_server import REGION
-
-if TYPE_CHECKING:
-    from support.s3_server import S3Emulator
 
 WORKER = Path(__file__).with_name("graph_worker.py")
 TESTS_DIR = WORKER.parent.parent
@@ -42,17 +35,6 @@ def read_line(process: subprocess.Popen[str]) -> str:
         _, err = process.communicate(timeout=60)
         raise AssertionError(f"worker exited ({process.returncode}): {err}")
     return line
-
-
-@pytest.fixture(params=["file", "s3"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "file":
-        return f"file://{tmp_path / 'store'}"
-    server: S3Emulator = request.getfixturevalue("s3_server")
-    bucket: str = request.getfixturevalue("s3_bucket")
-    request.getfixturevalue("aws_sandbox")  # dummy credentials in the environment
-    prefix: str = request.getfixturevalue("s3_prefix")
-    return f"s3://{bucket}/{prefix}?endpoint_url={server.endpoint_url}&region={REGION}"
 
 
 def test_killed_mid_run_and_resumed_in_a_new_process(store_url: str, tmp_path: Path) -> None:
