@@ -225,7 +225,10 @@ class SessionStoreSaver(BaseCheckpointSaver[int]):
         return run_blocking(self.aacquire(thread_id, owner, force=force, stale_after=stale_after))
 
     def _forget_lease(self, lease: ThreadLease) -> None:
-        if self._leases.get(lease.thread_id) is lease:
+        """After a release. A fenced lease stays registered: this saver's puts on the
+        thread keep raising FencedError (a superseded runner that leaves its ``with``
+        block must not go on writing unowned) until it acquires the thread again."""
+        if self._leases.get(lease.thread_id) is lease and not lease.fenced:
             del self._leases[lease.thread_id]
 
     # ------------------------------------------------------------------ async API
@@ -334,9 +337,10 @@ class SessionStoreSaver(BaseCheckpointSaver[int]):
         )
         key = layout.checkpoint_key(thread_id, checkpoint_ns, checkpoint_id)
         lease = self._leases.get(thread_id)
-        if lease is not None and (lease.fenced or lease.released):
+        if lease is not None and lease.fenced:
             raise FencedError(
-                layout.head_session_id(thread_id), f"the lease of {lease.owner!r} cannot write"
+                layout.head_session_id(thread_id),
+                f"the lease of {lease.owner!r} was superseded; acquire the thread again",
             )
         created = await self._create_checkpoint(key, doc)
         try:

@@ -161,6 +161,10 @@ def test_fenced_put_leaves_nothing_behind(store: SessionPersistence) -> None:
         assert latest.config["configurable"]["checkpoint_id"] == second
         with pytest.raises(FencedError):  # refused before any write once known fenced
             await put(old, config("t", second), 3)
+        async with lease:  # leaving the lease's block does not make the old saver unowned
+            pass
+        with pytest.raises(FencedError):
+            await put(old, config("t", second), 3)
         assert await stored_checkpoints(store, "t") == 2
 
     asyncio.run(scenario())
