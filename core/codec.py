@@ -151,9 +151,14 @@ class ModelCodec(Generic[M]):
     design's snapshot requires five).
     """
 
-    def __init__(self, model: type[M], *, required: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, model: type[M], *, required: frozenset[str] = frozenset(), claims: bool = False
+    ) -> None:
         self.model = model
         self.required = required
+        #: Whether a stored body may be a claim (only sessions are acquired), so a refused
+        #: create-only write reads back to tell a claim from a value.
+        self.claims = claims
         self._fields = tuple(model.model_fields)
         # A model that ignores unknown fields reads the body whole; any other is given
         # the body without the metadata field.
@@ -219,7 +224,9 @@ class ModelCodec(Generic[M]):
         return Decoded(value, meta)
 
 
-SNAPSHOTS: ModelCodec[SessionSnapshot] = ModelCodec(SessionSnapshot, required=REQUIRED_BODY_FIELDS)
+SNAPSHOTS: ModelCodec[SessionSnapshot] = ModelCodec(
+    SessionSnapshot, required=REQUIRED_BODY_FIELDS, claims=True
+)
 """The codec of session snapshots (the reference design's body)."""
 
 

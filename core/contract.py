@@ -354,7 +354,7 @@ class SessionPersistence(abc.ABC):
         try:
             return await self._put(name, payload, expected_version, Ownership())
         except ConflictError:
-            if expected_version is not None:
+            if expected_version is not None or not model.claims:
                 raise
             # Create-only met a stored object. A claim (an acquire before any value)
             # reads as absent, so the create replaces it, conditionally; anything else
