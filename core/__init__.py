@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from sessionstore.model import SessionSnapshot, VersionedSnapshot, utc_now
     from sessionstore.ownership import BlockingSessionLease, SessionLease
     from sessionstore.registry import open_store, register_store
+    from sessionstore.writer import SnapshotWriter
 
 __version__ = "0.1.0"
 
@@ -86,6 +87,7 @@ _LOCATIONS: dict[str, str] = {
     "BlockingSessionLease": "ownership",
     "SessionLease": "ownership",
     "open_store": "registry",
+    "SnapshotWriter": "writer",
     "register_store": "registry",
 }
 
@@ -114,6 +116,7 @@ __all__ = [
     "SessionSnapshot",
     "SessionStoreError",
     "SnapshotTooLarge",
+    "SnapshotWriter",
     "StoreNotFound",
     "VersionedSnapshot",
     "decode_id",

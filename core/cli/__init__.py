@@ -4,6 +4,7 @@
 ::
 
     sessionstore demo [--url URL]              walk through crash, resume, conflict and handoff
+    sessionstore demo --live [--url URL]       the same for a Gemini Live session (fake server)
     sessionstore ls URL [--prefix P] [--json]  list session ids
     sessionstore show URL ID [--json]          one snapshot, its version and its lease
     sessionstore rm URL ID [--version V]       delete one session (conditionally with --version)
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915  # one statement
     demo.add_argument(
         "--url", default=DEFAULT_DEMO_URL, help=f"store URL (default: {DEFAULT_DEMO_URL})"
     )
+    demo.add_argument("--live", action="store_true", help="a Gemini Live session (fake server)")
 
     ls = commands.add_parser("ls", help="list session ids in a store")
     ls.add_argument("url", help=_URL_HELP)
@@ -173,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from sessionstore.cli import check, commands, copy, demo
 
+    if args.command == "demo" and args.live:
+        from sessionstore.cli import demo_live as demo  # type: ignore[no-redef]
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "demo": demo.run,
         "ls": commands.ls,

@@ -2,7 +2,8 @@
 
 Acts: (1) an agent process saves each turn; (2) it is killed with SIGKILL;
 (3) a new process resumes from the snapshot; (4) a stale writer is refused with
-a conflict; (5) a multi-region handoff fences the old region's late write.
+a conflict; (5) a multi-region handoff fences the old region's late write; (6) the
+same turn delivered twice at once (a Lambda retry, a queue redelivery) is applied once.
 On a persistent store act 1 runs in a real child process that really dies;
 ``memory://`` cannot outlive a process, so there the acts share one process.
 """
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"   stored session is still at turn {current.turn_count}")
 
         handoff(blocking)
+        double_invocation(blocking, args.url, in_process)
         if not in_process:
             say(f"\nDone. Look at it: {command_line()} show {shlex.quote(args.url)} {SESSION}")
     return EXIT_OK
@@ -111,6 +113,54 @@ def handoff(blocking: BlockingSessionPersistence) -> None:
     assert final is not None
     say(f"   stored: turn {final.turn_count} by {final.state['served_by']}, epoch {america.epoch}")
     america.release()
+
+
+REQUEST_ID = "lambda-request-7f3a"
+
+
+def next_turn(current: SessionSnapshot | None) -> SessionSnapshot:
+    """One more turn, as the agent's handler computes it."""
+    turn = 1 if current is None else current.turn_count + 1
+    return turn_snapshot(turn, "lambda")
+
+
+def double_invocation(blocking: BlockingSessionPersistence, url: str, in_process: bool) -> None:
+    say("6. The same turn is delivered twice at once (a Lambda retry, a queue redelivery)")
+    before = blocking.load(SESSION)
+    assert before is not None
+    if in_process:
+        answers = [
+            blocking.update(SESSION, next_turn, idempotency_key=REQUEST_ID).version
+            for _ in range(2)
+        ]
+    else:
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-m", "sessionstore.cli.demo", "--invoke", url, REQUEST_ID],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        answers = [child.communicate()[0].strip() for child in children]
+        for child in children:
+            if child.returncode != 0:
+                raise SystemExit(f"an invocation process failed ({child.returncode})")
+        say(f"   two processes ran request {REQUEST_ID} at the same moment")
+    after = blocking.load(SESSION)
+    assert after is not None
+    assert after.turn_count == before.turn_count + 1, "a keyed turn must apply exactly once"
+    say(
+        f"   turn {before.turn_count} -> {after.turn_count}: applied once; both invocations "
+        f"answered version {short(answers[0])}"
+        + ("" if len(set(answers)) == 1 else f" and {short(answers[1])}")
+    )
+
+
+def invocation_main(url: str, request_id: str) -> None:
+    """A child process of act 6: handle one delivery of the request."""
+    result = open_store(url).blocking.update(SESSION, next_turn, idempotency_key=request_id)
+    print(result.version, flush=True)
 
 
 def agent_process_until_killed(url: str) -> list[str]:
@@ -163,4 +213,7 @@ def say(line: str) -> None:
 
 
 if __name__ == "__main__":
-    agent_main(sys.argv[1])
+    if sys.argv[1] == "--invoke":
+        invocation_main(sys.argv[2], sys.argv[3])
+    else:
+        agent_main(sys.argv[1])

@@ -29,11 +29,12 @@ def test_demo_on_the_default_store(tmp_path: Path) -> None:
     assert "loaded turn 3" in out
     assert "ConflictError" in out
     assert "FencedError" in out
+    assert "turn 6 -> 7: applied once" in out
     stored = FsPersistence(tmp_path / ".sessionstore-demo").blocking
     loaded = stored.load_versioned("demo-call")
     assert loaded is not None
-    assert loaded.snapshot.turn_count == 6
-    assert loaded.snapshot.state["served_by"] == "us-central1"
+    assert loaded.snapshot.turn_count == 7  # six turns, then one turn delivered twice
+    assert loaded.snapshot.state["served_by"] == "lambda"
     # A second run starts over cleanly.
     assert cli("demo", cwd=tmp_path).returncode == 0
 
@@ -51,7 +52,7 @@ def test_demo_closing_hint_runs_as_printed(tmp_path: Path) -> None:
     )
     assert shown.returncode == 0, shown.stderr
     assert "session   demo-call" in shown.stdout
-    assert '"turn_count": 6' in shown.stdout
+    assert '"turn_count": 7' in shown.stdout
 
 
 def test_demo_shows_versions_in_full(tmp_path: Path) -> None:

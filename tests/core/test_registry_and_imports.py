@@ -96,6 +96,22 @@ def test_import_loads_no_cloud_sdk_or_cli_framework() -> None:
     assert "sessionstore.adapters.s3" not in modules
 
 
+def test_the_writer_and_the_core_load_no_genai_or_websockets() -> None:
+    code = (
+        "import json, sys\n"
+        "import sessionstore, sessionstore.writer\n"
+        "sessionstore.open_store('memory://')\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    modules = json.loads(result.stdout)
+    assert "sessionstore.writer" in modules
+    unwanted = ("google", "websockets", "cryptography", "sessionstore.adapters")
+    assert [m for m in modules if m.startswith(unwanted)] == []
+
+
 def test_every_public_name_resolves_lazily() -> None:
     import sessionstore
 
