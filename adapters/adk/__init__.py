@@ -5,6 +5,7 @@ Needs the ``adk`` extra (``google-adk``). ``import sessionstore`` never imports 
 
 from __future__ import annotations
 
+from sessionstore.adapters.adk._live import LiveResumptionPlugin, ResumeHandle
 from sessionstore.adapters.adk._sessions import StoreSessionService
 
-__all__ = ["StoreSessionService"]
+__all__ = ["LiveResumptionPlugin", "ResumeHandle", "StoreSessionService"]

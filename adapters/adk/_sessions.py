@@ -280,16 +280,14 @@ class StoreSessionService(BaseSessionService):
             # Our own append landed before (a retry after a lost response): go on, once.
         deltas = _session_util.extract_json_safe_state_delta(event.actions.state_delta or {})
         token = f"{head.incarnation}-{n}"
-        await asyncio.gather(
-            self._apply_scope(self._apps, AppState, self._layout.app(head.app_name), deltas["app"], token),
-            self._apply_scope(
-                self._users,
-                UserState,
-                self._layout.user(head.app_name, head.user_id),
-                deltas["user"],
-                token,
-            ),
-        )
+        updates = []
+        if deltas["app"]:
+            app_key = self._layout.app(head.app_name)
+            updates.append(self._apply_scope(self._apps, AppState, app_key, deltas["app"], token))
+        if deltas["user"]:
+            user_key = self._layout.user(head.app_name, head.user_id)
+            updates.append(self._apply_scope(self._users, UserState, user_key, deltas["user"], token))
+        await asyncio.gather(*updates)
         if (n + 1) % CHUNK == 0:
             await self._fold(head, n + 1)
         self._commit_event_to_session(session, event)
