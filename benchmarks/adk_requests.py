@@ -54,7 +54,11 @@ def _event(i: int, delta: dict[str, Any] | None = None) -> Any:
 
 
 async def count_service(
-    service: BaseSessionService, counter: Callable[[], int], *, sessions: int = 1000, events: int = 1000,
+    service: BaseSessionService,
+    counter: Callable[[], int],
+    *,
+    sessions: int = 1000,
+    events: int = 1000,
     concurrency: int = 16,
 ) -> dict[str, int]:
     """Run the scenario on ``service``; ``counter()`` is the number of requests so far."""
@@ -66,7 +70,10 @@ async def count_service(
         counts[row] = (counter() - before) * scale
         return result
 
-    await measure("create_session, no state", service.create_session(app_name=APP, user_id=USER, session_id="plain"))
+    await measure(
+        "create_session, no state",
+        service.create_session(app_name=APP, user_id=USER, session_id="plain"),
+    )
     session = await measure(
         "create_session, app:/user:/session state",
         service.create_session(
@@ -75,26 +82,36 @@ async def count_service(
     )
     first_append = counter()
     await measure("append_event, session-scoped delta", service.append_event(session, _event(0)))
-    await measure("append_event, user: delta", service.append_event(session, _event(1, {"user:u": 2})))
+    await measure(
+        "append_event, user: delta", service.append_event(session, _event(1, {"user:u": 2}))
+    )
     await measure(
         "append_event, app: and user: deltas",
         service.append_event(session, _event(2, {"app:a": 2, "user:u": 3})),
     )
     for i in range(3, 63):
         await service.append_event(session, _event(i))
-    await measure("append_event, the 64th (folds the head)", service.append_event(session, _event(63)))
+    await measure(
+        "append_event, the 64th (folds the head)", service.append_event(session, _event(63))
+    )
     for i in range(64, events):
         await service.append_event(session, _event(i))
-    counts["append_event, mean of 1,000 (x1000)"] = round(1000 * (counter() - first_append) / events)
+    counts["append_event, mean of 1,000 (x1000)"] = round(
+        1000 * (counter() - first_append) / events
+    )
     await measure(
-        "get_session, 1,000 events", service.get_session(app_name=APP, user_id=USER, session_id="long")
+        "get_session, 1,000 events",
+        service.get_session(app_name=APP, user_id=USER, session_id="long"),
     )
     from google.adk.sessions.base_session_service import GetSessionConfig
 
     await measure(
         "get_session, 1,000 events, num_recent_events=10",
         service.get_session(
-            app_name=APP, user_id=USER, session_id="long", config=GetSessionConfig(num_recent_events=10)
+            app_name=APP,
+            user_id=USER,
+            session_id="long",
+            config=GetSessionConfig(num_recent_events=10),
         ),
     )
     await measure("get_user_state", service.get_user_state(app_name=APP, user_id=USER))
@@ -105,10 +122,13 @@ async def count_service(
             await service.create_session(app_name="list app", user_id=USER, session_id=f"s{n}")
 
     await asyncio.gather(*(create(n) for n in range(sessions)))
-    listed = await measure("list_sessions, 1,000 sessions", service.list_sessions(app_name="list app"))
+    listed = await measure(
+        "list_sessions, 1,000 sessions", service.list_sessions(app_name="list app")
+    )
     assert len(listed.sessions) == sessions
     await measure(
-        "delete_session, 1,000 events", service.delete_session(app_name=APP, user_id=USER, session_id="long")
+        "delete_session, 1,000 events",
+        service.delete_session(app_name=APP, user_id=USER, session_id="long"),
     )
     return counts
 
@@ -128,9 +148,12 @@ def sqlite_service(path: str) -> tuple[BaseSessionService, Callable[[], int]]:
     return service, lambda: statements[0]
 
 
+# SQLite's fsyncs would dominate the run on a disk
+_SHM = "/dev/shm" if Path("/dev/shm").is_dir() else None
+
+
 async def _sqlite_counts() -> dict[str, int]:
-    shm = "/dev/shm"  # noqa: S108  # SQLite's fsyncs would dominate the run on a disk
-    with tempfile.TemporaryDirectory(dir=shm if Path(shm).is_dir() else None) as directory:
+    with tempfile.TemporaryDirectory(dir=_SHM) as directory:
         service, counter = sqlite_service(f"{directory}/adk.db")
         await service.list_sessions(app_name="warm-up")  # creates the tables, not counted
         counts = await count_service(service, counter, concurrency=1)
@@ -180,7 +203,9 @@ def main() -> None:
         from google.cloud import storage
 
         gclient = storage.Client(
-            project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs.url}
+            project="bench",
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": gcs.url},
         )
         gstore = GcsPersistence("adk-bench", "bench", client=gclient)
         gcs.reset_log()

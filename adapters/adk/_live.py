@@ -78,7 +78,13 @@ class LiveResumptionPlugin(BasePlugin):
         self._agent_contexts: dict[str, list[InvocationContext]] = {}
 
     def key(self, app_name: str, user_id: str, session_id: str) -> tuple[str, ...]:
-        return (self._namespace, encode_id(app_name), "live", encode_id(user_id), encode_id(session_id))
+        return (
+            self._namespace,
+            encode_id(app_name),
+            "live",
+            encode_id(user_id),
+            encode_id(session_id),
+        )
 
     def _key_of(self, context: InvocationContext) -> tuple[str, ...]:
         session = context.session
@@ -120,7 +126,9 @@ class LiveResumptionPlugin(BasePlugin):
         return None
 
     @override
-    async def on_event_callback(self, *, invocation_context: InvocationContext, event: Event) -> Any:
+    async def on_event_callback(
+        self, *, invocation_context: InvocationContext, event: Event
+    ) -> Any:
         update = event.live_session_resumption_update
         if update is None:
             return None

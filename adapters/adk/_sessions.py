@@ -11,6 +11,7 @@ last fold. See the README section "Google ADK" for what readers can observe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -120,7 +121,9 @@ class StoreSessionService(BaseSessionService):
             _errors.already_exists(session_id, exc)
         token = f"{head.incarnation}-create"
         app_state, user_state = await asyncio.gather(
-            self._apply_scope(self._apps, AppState, self._layout.app(app_name), deltas["app"], token),
+            self._apply_scope(
+                self._apps, AppState, self._layout.app(app_name), deltas["app"], token
+            ),
             self._apply_scope(
                 self._users, UserState, self._layout.user(app_name, user_id), deltas["user"], token
             ),
@@ -199,7 +202,7 @@ class StoreSessionService(BaseSessionService):
                 *(self._scope(self._users, self._layout.user(app_name, u)) for u in users),
             ]
         )
-        by_user = dict(zip(users, user_states))
+        by_user = dict(zip(users, user_states, strict=False))
         sessions = [
             Session(
                 id=head.id,
@@ -234,7 +237,9 @@ class StoreSessionService(BaseSessionService):
         end = head.folded + len(await self._tail(head, stop_at_tombstone=True))
         while True:
             try:
-                await self._slots.save(self._layout.slot(head, end), Slot(seq=end), expected_version=None)
+                await self._slots.save(
+                    self._layout.slot(head, end), Slot(seq=end), expected_version=None
+                )
                 break
             except ConflictError:
                 found = await self._slots.load(self._layout.slot(head, end))
@@ -252,7 +257,10 @@ class StoreSessionService(BaseSessionService):
         #    to keep refusing appends through old revisions).
         await _bounded(
             [
-                *(self._chunks.delete(self._layout.chunk(head, c)) for c in range(end // CHUNK + 1)),
+                *(
+                    self._chunks.delete(self._layout.chunk(head, c))
+                    for c in range(end // CHUNK + 1)
+                ),
                 *(self._slots.save(self._layout.slot(head, n), Slot(seq=n)) for n in range(end)),
             ]
         )
@@ -286,7 +294,9 @@ class StoreSessionService(BaseSessionService):
             updates.append(self._apply_scope(self._apps, AppState, app_key, deltas["app"], token))
         if deltas["user"]:
             user_key = self._layout.user(head.app_name, head.user_id)
-            updates.append(self._apply_scope(self._users, UserState, user_key, deltas["user"], token))
+            updates.append(
+                self._apply_scope(self._users, UserState, user_key, deltas["user"], token)
+            )
         await asyncio.gather(*updates)
         if (n + 1) % CHUNK == 0:
             await self._fold(head, n + 1)
@@ -349,7 +359,9 @@ class StoreSessionService(BaseSessionService):
                 return
             events = [s.event for s in slots if s is not None and s.event is not None]
             await _bounded(
-                self._create_chunk(stored, first, events[first - stored.folded : first - stored.folded + CHUNK])
+                self._create_chunk(
+                    stored, first, events[first - stored.folded : first - stored.folded + CHUNK]
+                )
                 for first in range(stored.folded, end, CHUNK)
             )
             state = dict(stored.state)
@@ -367,14 +379,13 @@ class StoreSessionService(BaseSessionService):
             logger.warning("fold of session %s up to event %d skipped: %s", head.id, end, exc)
 
     async def _create_chunk(self, head: Head, first: int, events: list[dict[str, Any]]) -> None:
-        try:
+        # ConflictError: an earlier fold wrote it (chunks are copies of immutable slots).
+        with contextlib.suppress(ConflictError):
             await self._chunks.save(
                 self._layout.chunk(head, first // CHUNK),
                 Chunk(first=first, events=events),
                 expected_version=None,
             )
-        except ConflictError:
-            pass  # an earlier fold wrote it: chunks are copies of immutable slots
 
     # ------------------------------------------------------------------ helpers
 
@@ -420,7 +431,9 @@ class StoreSessionService(BaseSessionService):
                 older = loaded.events
         else:
             indexes = list(range(chunks))
-        loaded_chunks = await _bounded(self._chunks.load(self._layout.chunk(head, c)) for c in indexes)
+        loaded_chunks = await _bounded(
+            self._chunks.load(self._layout.chunk(head, c)) for c in indexes
+        )
         data: list[dict[str, Any]] = []
         for chunk in loaded_chunks:
             if chunk is None:

@@ -27,8 +27,8 @@ def backend_store(request: pytest.FixtureRequest, tmp_path: Path) -> SessionPers
     if request.param == "s3":
         store: SessionPersistence = request.getfixturevalue("s3_store")
         return store
-    store = request.getfixturevalue("gcs_store")
-    return store
+    gcs: SessionPersistence = request.getfixturevalue("gcs_store")
+    return gcs
 
 
 @pytest.fixture

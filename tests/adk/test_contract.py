@@ -14,11 +14,12 @@ from google.adk.events.event_actions import EventActions
 from google.adk.sessions.base_session_service import GetSessionConfig
 from google.genai import types
 
-from sessionstore.adapters.adk import StoreSessionService
 from sessionstore.adapters.adk._layout import CHUNK
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
+
+    from sessionstore.adapters.adk import StoreSessionService
 
 T = TypeVar("T")
 APP = "my app"
@@ -29,7 +30,13 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def event(text: str, delta: dict[str, Any] | None = None, *, ts: float | None = None, partial: bool = False) -> Event:
+def event(
+    text: str,
+    delta: dict[str, Any] | None = None,
+    *,
+    ts: float | None = None,
+    partial: bool = False,
+) -> Event:
     made = Event(
         author="user",
         invocation_id="inv-1",
@@ -69,13 +76,18 @@ def test_create_get_round_trip_with_scopes(service: StoreSessionService) -> None
 def test_generated_id_and_whitespace_stripping(service: StoreSessionService) -> None:
     async def go() -> None:
         generated = await service.create_session(app_name=APP, user_id=USER, session_id="  ")
-        assert generated.id.strip() and generated.id != "  "
+        assert generated.id.strip()
+        assert generated.id != "  "
         padded = await service.create_session(app_name=APP, user_id=USER, session_id="  s1 \n")
         assert padded.id == "s1"
         assert await service.get_session(app_name=APP, user_id=USER, session_id=" s1 ") is not None
         with pytest.raises(AlreadyExistsError):
-            await service.create_session(app_name=APP, user_id=USER, session_id="s1 ", state={"app:z": 1})
-        assert "app:z" not in (await service.get_session(app_name=APP, user_id=USER, session_id="s1")).state  # type: ignore[union-attr]
+            await service.create_session(
+                app_name=APP, user_id=USER, session_id="s1 ", state={"app:z": 1}
+            )
+        kept = await service.get_session(app_name=APP, user_id=USER, session_id="s1")
+        assert kept is not None
+        assert "app:z" not in kept.state
         await service.delete_session(app_name=APP, user_id=USER, session_id="\ts1 ")
         assert await service.get_session(app_name=APP, user_id=USER, session_id="s1") is None
         assert await service.get_session(app_name=APP, user_id=USER, session_id="") is None
@@ -113,22 +125,32 @@ def test_get_session_config_across_chunks(service: StoreSessionService) -> None:
             await service.append_event(session, event(f"e{i}", {"n": i}, ts=1000.0 + i))
 
         async def texts(config: GetSessionConfig | None) -> list[str]:
-            got = await service.get_session(app_name=APP, user_id=USER, session_id="long", config=config)
+            got = await service.get_session(
+                app_name=APP, user_id=USER, session_id="long", config=config
+            )
             assert got is not None
             assert got.state == {"n": total - 1}
-            return [e.content.parts[0].text for e in got.events]  # type: ignore[index,union-attr]
+            return [str(e.content.parts[0].text) for e in got.events]  # type: ignore[index,union-attr]
 
         everything = [f"e{i}" for i in range(total)]
         assert await texts(None) == everything
         assert await texts(GetSessionConfig()) == everything
         assert await texts(GetSessionConfig(num_recent_events=0)) == []
         assert await texts(GetSessionConfig(num_recent_events=3)) == everything[-3:]
-        assert await texts(GetSessionConfig(num_recent_events=CHUNK + 10)) == everything[-(CHUNK + 10) :]
+        assert (
+            await texts(GetSessionConfig(num_recent_events=CHUNK + 10))
+            == everything[-(CHUNK + 10) :]
+        )
         assert await texts(GetSessionConfig(num_recent_events=10_000)) == everything
-        assert await texts(GetSessionConfig(after_timestamp=1000.0 + 7)) == everything[7:]  # inclusive
+        assert (
+            await texts(GetSessionConfig(after_timestamp=1000.0 + 7)) == everything[7:]
+        )  # inclusive
         assert await texts(GetSessionConfig(after_timestamp=1000.0 + total - 2)) == everything[-2:]
         assert await texts(GetSessionConfig(after_timestamp=0.0)) == everything
-        assert await texts(GetSessionConfig(num_recent_events=5, after_timestamp=1000.0 + total - 3)) == everything[-3:]
+        assert (
+            await texts(GetSessionConfig(num_recent_events=5, after_timestamp=1000.0 + total - 3))
+            == everything[-3:]
+        )
         with pytest.raises(ValueError, match="num_recent_events"):
             GetSessionConfig(num_recent_events=-1)
 
@@ -138,7 +160,9 @@ def test_get_session_config_across_chunks(service: StoreSessionService) -> None:
 def test_list_sessions_order_and_merged_state(service: StoreSessionService) -> None:
     async def go() -> None:
         a = await service.create_session(app_name=APP, user_id="u1", session_id="a", state={"x": 1})
-        b = await service.create_session(app_name=APP, user_id="u2", session_id="b", state={"user:v": 2})
+        b = await service.create_session(
+            app_name=APP, user_id="u2", session_id="b", state={"user:v": 2}
+        )
         c = await service.create_session(app_name=APP, user_id="u1", session_id="c")
         await service.create_session(app_name="another app", user_id="u1", session_id="z")
         start = a.last_update_time
@@ -152,7 +176,9 @@ def test_list_sessions_order_and_merged_state(service: StoreSessionService) -> N
             "b": {"y": 3, "user:v": 2, "app:g": 1},
             "c": {"app:g": 1},
         }
-        assert [s.id for s in (await service.list_sessions(app_name=APP, user_id="u1")).sessions] == ["c", "a"]
+        assert [
+            s.id for s in (await service.list_sessions(app_name=APP, user_id="u1")).sessions
+        ] == ["c", "a"]
         assert (await service.list_sessions(app_name=APP, user_id="nobody")).sessions == []
         assert (await service.list_sessions(app_name="no app")).sessions == []
         assert c.id == "c"
@@ -165,7 +191,8 @@ def test_stale_session_raises_and_writes_nothing(service: StoreSessionService) -
         await service.create_session(app_name=APP, user_id=USER, session_id="s")
         first = await service.get_session(app_name=APP, user_id=USER, session_id="s")
         second = await service.get_session(app_name=APP, user_id=USER, session_id="s")
-        assert first is not None and second is not None
+        assert first is not None
+        assert second is not None
         await service.append_event(first, event("winner", {"user:w": 1}))
         with pytest.raises(StaleSessionError):
             await service.append_event(second, event("loser", {"user:l": 1, "k": 1}))

@@ -47,7 +47,12 @@ operations = st.lists(
         st.tuples(st.just("create"), where, deltas),
         st.tuples(st.just("append"), where, deltas, st.integers(0, 2)),
         st.tuples(st.just("burst"), where, st.integers(1, CHUNK + 2)),
-        st.tuples(st.just("get"), where, st.sampled_from([None, 0, 1, 3, 70]), st.sampled_from([None, 0, 1, 2, 3])),
+        st.tuples(
+            st.just("get"),
+            where,
+            st.sampled_from([None, 0, 1, 3, 70]),
+            st.sampled_from([None, 0, 1, 2, 3]),
+        ),
         st.tuples(st.just("list"), st.sampled_from(APPS), st.sampled_from([None, *USERS])),
         st.tuples(st.just("delete"), where),
         st.tuples(st.just("user_state"), st.sampled_from(APPS), st.sampled_from(USERS)),
@@ -59,7 +64,13 @@ operations = st.lists(
 def _view(session: Session | None) -> Any:
     if session is None:
         return None
-    return (session.app_name, session.user_id, session.id, session.state, [e.model_dump() for e in session.events])
+    return (
+        session.app_name,
+        session.user_id,
+        session.id,
+        session.state,
+        [e.model_dump() for e in session.events],
+    )
 
 
 class Pair:
@@ -73,23 +84,24 @@ class Pair:
 
     def event(self, delta: dict[str, Any], tick: int) -> Event:
         self.clock += tick  # ties allowed: ordering must still follow append order
-        made = Event(
+        return Event(
             author="agent",
             invocation_id="inv",
             content=types.Content(role="model", parts=[types.Part(text=f"t{self.clock}")]),
             actions=EventActions(state_delta=dict(delta)),
             timestamp=self.clock,
         )
-        return made
 
     async def step(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
         if kind == "create":
             (app, user, sid), delta = op[1], op[2]
-            outcomes = []
+            outcomes: list[Session | None] = []
             for service in (self.ref, self.ours):
                 try:
-                    made = await service.create_session(app_name=app, user_id=user, session_id=sid, state=dict(delta))
+                    made = await service.create_session(
+                        app_name=app, user_id=user, session_id=sid, state=dict(delta)
+                    )
                     outcomes.append(made)
                 except AlreadyExistsError:
                     outcomes.append(None)
@@ -112,11 +124,20 @@ class Pair:
                 assert _view(ref_session) == _view(our_session)
         elif kind == "get":
             app, user, sid = op[1]
-            config = None if op[2] is None and op[3] is None else GetSessionConfig(
-                num_recent_events=op[2], after_timestamp=None if op[3] is None else 1000.0 + op[3]
+            config = (
+                None
+                if op[2] is None and op[3] is None
+                else GetSessionConfig(
+                    num_recent_events=op[2],
+                    after_timestamp=None if op[3] is None else 1000.0 + op[3],
+                )
             )
-            ref = await self.ref.get_session(app_name=app, user_id=user, session_id=sid, config=config)
-            ours = await self.ours.get_session(app_name=app, user_id=user, session_id=sid, config=config)
+            ref = await self.ref.get_session(
+                app_name=app, user_id=user, session_id=sid, config=config
+            )
+            ours = await self.ours.get_session(
+                app_name=app, user_id=user, session_id=sid, config=config
+            )
             assert _view(ref) == _view(ours)
             if ref is not None and ours is not None and config is None:
                 assert ref.last_update_time == ours.last_update_time
@@ -138,9 +159,9 @@ class Pair:
             self.live.pop((app, user, sid.strip()), None)
         elif kind == "user_state":
             app, user = op[1], op[2]
-            assert await self.ref.get_user_state(app_name=app, user_id=user) == await self.ours.get_user_state(
+            assert await self.ref.get_user_state(
                 app_name=app, user_id=user
-            )
+            ) == await self.ours.get_user_state(app_name=app, user_id=user)
 
     def _has_events(self, app: str, session: Session) -> bool:
         stored = self.ref.sessions.get(app, {}).get(session.user_id, {}).get(session.id)
@@ -154,7 +175,9 @@ class Pair:
     derandomize=True,
 )
 @given(ops=operations)
-def test_matches_in_memory_session_service(backend_store: SessionPersistence, ops: list[tuple[Any, ...]]) -> None:
+def test_matches_in_memory_session_service(
+    backend_store: SessionPersistence, ops: list[tuple[Any, ...]]
+) -> None:
     namespace = f"d{uuid.uuid4().hex[:12]}"  # every example starts from an empty namespace
     pair_store = backend_store
 

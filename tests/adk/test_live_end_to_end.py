@@ -20,7 +20,7 @@ from sessionstore.adapters.adk import LiveResumptionPlugin, StoreSessionService
 from support.live_server import MODEL, FakeLiveServer, live_client
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable
+    from collections.abc import AsyncGenerator, Callable, Iterator
     from pathlib import Path
 
     from google.adk.events.event import Event
@@ -29,12 +29,14 @@ APP, USER, SESSION = "voice", "caller 1", "call-1"
 
 
 @pytest.fixture(scope="module")
-def live_server() -> FakeLiveServer:
+def live_server() -> Iterator[FakeLiveServer]:
     with FakeLiveServer() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
-def _runner(server: FakeLiveServer, service: StoreSessionService, plugins: list[LiveResumptionPlugin]) -> Runner:
+def _runner(
+    server: FakeLiveServer, service: StoreSessionService, plugins: list[LiveResumptionPlugin]
+) -> Runner:
     agent = LlmAgent(
         name="voice_agent",
         model=Gemini(model=MODEL, client=live_client(server.url, server.ca_file)),
@@ -99,7 +101,11 @@ async def _reconnect_after_non_resumable_update(
     before = len(server.connections)
     queue = LiveRequestQueue()
     queue.send_content(_text("hello"))
-    pump = Pump(runner.run_live(user_id=USER, session_id=SESSION, live_request_queue=queue, run_config=_config()))
+    pump = Pump(
+        runner.run_live(
+            user_id=USER, session_id=SESSION, live_request_queue=queue, run_config=_config()
+        )
+    )
     try:
         # The turn: the server sends a non-resumable update, the reply, a resumable
         # update, turnComplete and one more resumable update.
@@ -132,7 +138,9 @@ async def _reconnect_after_non_resumable_update(
 
 
 @pytest.mark.slow
-def test_reconnect_resumes_and_the_next_run_is_seeded(live_server: FakeLiveServer, tmp_path: Path) -> None:
+def test_reconnect_resumes_and_the_next_run_is_seeded(
+    live_server: FakeLiveServer, tmp_path: Path
+) -> None:
     service = StoreSessionService.from_url(f"file://{tmp_path}/store")
     plugin = LiveResumptionPlugin(service.store)
     runner = _runner(live_server, service, [plugin])
@@ -148,7 +156,11 @@ def test_reconnect_resumes_and_the_next_run_is_seeded(live_server: FakeLiveServe
         # A new run (a new process, say) with no handle in its RunConfig:
         queue = LiveRequestQueue()
         queue.send_content(_text("back again"))
-        pump = Pump(runner.run_live(user_id=USER, session_id=SESSION, live_request_queue=queue, run_config=_config()))
+        pump = Pump(
+            runner.run_live(
+                user_id=USER, session_id=SESSION, live_request_queue=queue, run_config=_config()
+            )
+        )
         try:
             await pump.until(lambda e: bool(e.turn_complete))
         finally:
@@ -159,14 +171,22 @@ def test_reconnect_resumes_and_the_next_run_is_seeded(live_server: FakeLiveServe
         # and the session service stored the conversation of all three connections
         session = await service.get_session(app_name=APP, user_id=USER, session_id=SESSION)
         assert session is not None
-        texts = [p.text for e in session.events if e.content and e.content.parts for p in e.content.parts if p.text]
+        texts = [
+            p.text
+            for e in session.events
+            if e.content and e.content.parts
+            for p in e.content.parts
+            if p.text
+        ]
         assert {"hello", "still there?", "back again"} <= set(texts)
 
     asyncio.run(go())
 
 
 @pytest.mark.slow
-def test_without_the_plugin_adk_starts_a_new_server_session(live_server: FakeLiveServer, tmp_path: Path) -> None:
+def test_without_the_plugin_adk_starts_a_new_server_session(
+    live_server: FakeLiveServer, tmp_path: Path
+) -> None:
     """The failure the plugin exists for, shown on the same fake server."""
     service = StoreSessionService.from_url(f"file://{tmp_path}/store")
     runner = _runner(live_server, service, [])

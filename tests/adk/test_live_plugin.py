@@ -54,7 +54,9 @@ def _as_ic(context: Context) -> InvocationContext:
     return cast("InvocationContext", context)
 
 
-def test_keeps_the_newest_resumable_handle_and_seeds_the_next_run(backend_store: SessionPersistence) -> None:
+def test_keeps_the_newest_resumable_handle_and_seeds_the_next_run(
+    backend_store: SessionPersistence,
+) -> None:
     clock = Clock()
     plugin = LiveResumptionPlugin(backend_store, clock=clock)
 
@@ -62,22 +64,36 @@ def test_keeps_the_newest_resumable_handle_and_seeds_the_next_run(backend_store:
         context = _context()
         assert await plugin.before_run_callback(invocation_context=_as_ic(context)) is None
         assert context.run_config.session_resumption is None  # nothing stored yet
-        await plugin.on_event_callback(invocation_context=_as_ic(context), event=_update("h1", resumable=True))
-        await plugin.on_event_callback(invocation_context=_as_ic(context), event=_update("h2", resumable=True))
+        await plugin.on_event_callback(
+            invocation_context=_as_ic(context), event=_update("h1", resumable=True)
+        )
+        await plugin.on_event_callback(
+            invocation_context=_as_ic(context), event=_update("h2", resumable=True)
+        )
         # ADK sets its in-memory handle to None on a non-resumable update ...
         context.live_session_resumption_handle = None
-        await plugin.on_event_callback(invocation_context=_as_ic(context), event=_update(None, resumable=False))
+        await plugin.on_event_callback(
+            invocation_context=_as_ic(context), event=_update(None, resumable=False)
+        )
         # ... the plugin puts the newest resumable one back, and the store keeps it.
-        assert context.live_session_resumption_handle == "h2"
-        await plugin.on_event_callback(invocation_context=_as_ic(context), event=Event(author="agent"))
+        restored: str | None = context.live_session_resumption_handle
+        assert restored == "h2"
+        await plugin.on_event_callback(
+            invocation_context=_as_ic(context), event=Event(author="agent")
+        )
         await plugin.after_run_callback(invocation_context=_as_ic(context))
         assert await plugin.stored_handle("voice app", "caller", "call 1") == "h2"
 
-        nxt = _context(invocation_id="inv-2", run_config=RunConfig(
-            session_resumption=types.SessionResumptionConfig(transparent=True)
-        ))
+        nxt = _context(
+            invocation_id="inv-2",
+            run_config=RunConfig(
+                session_resumption=types.SessionResumptionConfig(transparent=True)
+            ),
+        )
         await plugin.before_run_callback(invocation_context=_as_ic(nxt))
-        assert nxt.run_config.session_resumption == types.SessionResumptionConfig(handle="h2", transparent=True)
+        assert nxt.run_config.session_resumption == types.SessionResumptionConfig(
+            handle="h2", transparent=True
+        )
 
         clock.now += plugin.handle_ttl  # expired: a fresh session, not a refused resume
         late = _context(invocation_id="inv-3")
@@ -87,19 +103,26 @@ def test_keeps_the_newest_resumable_handle_and_seeds_the_next_run(backend_store:
     asyncio.run(go())
 
 
-def test_a_handle_the_caller_chose_wins_and_repeats_are_not_rewritten(backend_store: SessionPersistence) -> None:
+def test_a_handle_the_caller_chose_wins_and_repeats_are_not_rewritten(
+    backend_store: SessionPersistence,
+) -> None:
     plugin = LiveResumptionPlugin(backend_store)
     docs = backend_store.documents(ResumeHandle)
 
     async def go() -> None:
         first = _context()
         await plugin.before_run_callback(invocation_context=_as_ic(first))
-        await plugin.on_event_callback(invocation_context=_as_ic(first), event=_update("stored", resumable=True))
-        version = (await docs.load_versioned(plugin.key("voice app", "caller", "call 1")))
+        await plugin.on_event_callback(
+            invocation_context=_as_ic(first), event=_update("stored", resumable=True)
+        )
+        version = await docs.load_versioned(plugin.key("voice app", "caller", "call 1"))
         assert version is not None
-        await plugin.on_event_callback(invocation_context=_as_ic(first), event=_update("stored", resumable=True))
+        await plugin.on_event_callback(
+            invocation_context=_as_ic(first), event=_update("stored", resumable=True)
+        )
         again = await docs.load_versioned(plugin.key("voice app", "caller", "call 1"))
-        assert again is not None and again.version == version.version  # no second write
+        assert again is not None
+        assert again.version == version.version
         chosen = _context(
             invocation_id="inv-2",
             run_config=RunConfig(session_resumption=types.SessionResumptionConfig(handle="mine")),
@@ -107,6 +130,9 @@ def test_a_handle_the_caller_chose_wins_and_repeats_are_not_rewritten(backend_st
         await plugin.before_run_callback(invocation_context=_as_ic(chosen))
         assert chosen.run_config.session_resumption.handle == "mine"  # type: ignore[union-attr]
         # a non-resumable update before any resumable one leaves ADK's None alone
-        await plugin.on_event_callback(invocation_context=_as_ic(_context(invocation_id="inv-9")), event=_update(None, resumable=False))
+        await plugin.on_event_callback(
+            invocation_context=_as_ic(_context(invocation_id="inv-9")),
+            event=_update(None, resumable=False),
+        )
 
     asyncio.run(go())

@@ -28,14 +28,20 @@ APP, USER, SESSION = "stale app", "u 1", "race"
 
 def _event(text: str) -> Event:
     return Event(
-        author="w", invocation_id="i", content=types.Content(role="user", parts=[types.Part(text=text)])
+        author="w",
+        invocation_id="i",
+        content=types.Content(role="user", parts=[types.Part(text=text)]),
     )
 
 
 def _texts(service: StoreSessionService) -> list[str]:
     got = asyncio.run(service.get_session(app_name=APP, user_id=USER, session_id=SESSION))
     assert got is not None
-    return [e.content.parts[0].text for e in got.events if e.content and e.content.parts and e.content.parts[0].text]
+    return [
+        e.content.parts[0].text
+        for e in got.events
+        if e.content and e.content.parts and e.content.parts[0].text
+    ]
 
 
 def test_two_appends_from_one_revision_in_process(service: StoreSessionService) -> None:
@@ -44,7 +50,8 @@ def test_two_appends_from_one_revision_in_process(service: StoreSessionService) 
         for round_ in range(ROUNDS):
             first = await service.get_session(app_name=APP, user_id=USER, session_id=SESSION)
             second = await service.get_session(app_name=APP, user_id=USER, session_id=SESSION)
-            assert first is not None and second is not None
+            assert first is not None
+            assert second is not None
             results = await asyncio.gather(
                 service.append_event(first, _event(f"a{round_}")),
                 service.append_event(second, _event(f"b{round_}")),
@@ -63,10 +70,13 @@ def test_two_appends_from_one_revision_in_process(service: StoreSessionService) 
 def _race_across_processes(url: str) -> list[str]:
     service = StoreSessionService.from_url(url)
     asyncio.run(service.create_session(app_name=APP, user_id=USER, session_id=SESSION))
-    workers = [spawn_module("adk.adk_worker", url, APP, USER, SESSION, name, stdin=True) for name in "ab"]
+    workers = [
+        spawn_module("adk.adk_worker", url, APP, USER, SESSION, name, stdin=True) for name in "ab"
+    ]
 
     def ask(worker: subprocess.Popen[str], line: str) -> str:
-        assert worker.stdin is not None and worker.stdout is not None
+        assert worker.stdin is not None
+        assert worker.stdout is not None
         worker.stdin.write(line + "\n")
         worker.stdin.flush()
         return worker.stdout.readline().strip()
@@ -75,7 +85,7 @@ def _race_across_processes(url: str) -> list[str]:
         for round_ in range(ROUNDS):
             # both load the same revision before either appends
             assert [ask(w, "load") for w in workers] == [f"loaded {round_}"] * 2
-            for worker, name in zip(workers, "ab"):
+            for worker, name in zip(workers, "ab", strict=False):
                 assert worker.stdin is not None
                 worker.stdin.write(f"append {name}{round_}\n")
                 worker.stdin.flush()
@@ -109,7 +119,11 @@ def test_across_processes_filesystem(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_across_processes_s3(
-    s3_server: S3Emulator, s3_bucket: str, s3_prefix: str, aws_sandbox: None, monkeypatch: pytest.MonkeyPatch
+    s3_server: S3Emulator,
+    s3_bucket: str,
+    s3_prefix: str,
+    aws_sandbox: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)
     _check(_race_across_processes(f"s3://{s3_bucket}/{s3_prefix}"))
