@@ -15,6 +15,7 @@ from google.adk.sessions.base_session_service import GetSessionConfig
 from google.genai import types
 
 from sessionstore.adapters.adk._layout import CHUNK
+from sessionstore.errors import BackendUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -249,5 +250,60 @@ def test_append_to_deleted_or_missing_session(service: StoreSessionService) -> N
         with pytest.raises(SessionNotFoundError):
             await service.append_event(ghost, event("x"))
         await service.flush()
+
+    run(go())
+
+
+def test_a_retried_append_never_applies_its_delta_twice(service: StoreSessionService) -> None:
+    async def go() -> None:
+        first = await service.create_session(app_name=APP, user_id=USER, session_id="s1")
+        other = await service.create_session(app_name=APP, user_id=USER, session_id="s2")
+        marker = first._storage_update_marker
+        sent = event("x is 1", {"user:x": 1})
+        await service.append_event(first, sent)  # landed, but say its response was lost
+        await service.append_event(other, event("x is 2", {"user:x": 2}))
+        retry = first.model_copy(deep=True)
+        retry.events = []
+        retry._storage_update_marker = marker
+        await service.append_event(retry, sent.model_copy(deep=True))  # the caller retries
+        # applied once: the retry did not bring x back to 1 over the newer 2
+        assert await service.get_user_state(app_name=APP, user_id=USER) == {"x": 2}
+        loaded = await service.get_session(app_name=APP, user_id=USER, session_id="s1")
+        assert loaded is not None
+        assert len(loaded.events) == 1
+
+    run(go())
+
+
+def test_an_append_that_failed_after_its_event_is_completed_by_its_retry(
+    service: StoreSessionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def go() -> None:
+        session = await service.create_session(app_name=APP, user_id=USER, session_id="s")
+        real_update = service._users.update
+        calls = 0
+
+        async def failing_once(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise BackendUnavailable("injected: the user: update failed")
+            return await real_update(*args, **kwargs)
+
+        monkeypatch.setattr(service._users, "update", failing_once)
+        sent = event("hello", {"user:greeted": True, "k": 1})
+        with pytest.raises(BackendUnavailable):
+            await service.append_event(session, sent)
+        # between the two: the event is stored, its user: delta is not
+        between = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+        assert between is not None
+        assert len(between.events) == 1
+        assert "user:greeted" not in between.state
+        await service.append_event(session, sent)  # the retry, through the same session
+        after = await service.get_session(app_name=APP, user_id=USER, session_id="s")
+        assert after is not None
+        assert len(after.events) == 1
+        assert after.state == {"k": 1, "user:greeted": True}
+        assert session.events == after.events
 
     run(go())
