@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from support.gcs_server import GcsEmulator
     from support.s3_server import S3Emulator
-    from support.s3_servers import SeaweedFs
+    from support.s3_servers import S3Server
 
 _soak = os.environ.get("SESSIONSTORE_MODEL_SOAK", "")
 SOAK = int(_soak) if _soak.isdigit() and int(_soak) > 1 else (25 if _soak else 1)
@@ -66,7 +66,7 @@ def test_model_s3_moto(s3_server: S3Emulator, s3_bucket: str, aws_sandbox: None)
     run_model(s3_backend("s3-moto", s3_server, s3_server.endpoint_url, s3_bucket))
 
 
-def test_model_s3_seaweedfs(seaweedfs: SeaweedFs, aws_sandbox: None) -> None:
+def test_model_s3_seaweedfs(seaweedfs: S3Server, aws_sandbox: None) -> None:
     run_model(s3_backend("s3-seaweedfs", None, seaweedfs.endpoint_url, seaweedfs.bucket))
 
 
