@@ -89,12 +89,11 @@ def fs_backend(root: Path) -> Backend:
 
 def s3_backend(name: str, server: S3Emulator | None, endpoint: str, bucket: str) -> Backend:
     """S3 on ``endpoint``; faults only when ``server`` is the fault-injecting emulator."""
+    import boto3
     from botocore.config import Config
 
     from sessionstore.adapters.s3 import S3Persistence
     from support.s3_server import DUMMY_CREDENTIALS, REGION
-
-    import boto3
 
     session = boto3.session.Session(
         aws_access_key_id=DUMMY_CREDENTIALS["aws_access_key_id"],

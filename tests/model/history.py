@@ -205,9 +205,7 @@ class _Matcher:
         return True, replace(state, bindings=(*state.bindings, (stored, observed)))
 
 
-def _precondition(
-    m: _Matcher, state: _State, expected: Expected
-) -> tuple[bool, _State]:
+def _precondition(m: _Matcher, state: _State, expected: Expected) -> tuple[bool, _State]:
     if expected is ANY:
         return True, state
     if expected is None:
@@ -231,6 +229,92 @@ def _fence_others(state: _State, leases: dict[int, Op], lease: int | None) -> fr
     return frozenset(lease_id for lease_id in leases if lease_id != lease) | state.fenced
 
 
+def _step_read(m: _Matcher, state: _State, op: Op) -> list[_State]:
+    value, kind = state.value, op.kind
+    if kind == "lease_load":
+        ok, state = _precondition(m, state, op.expected)
+        if op.outcome == "fenced":
+            return [] if ok else [state]
+        if not ok:
+            return []
+    if op.outcome != "ok":
+        return [state]
+    if kind in {"load", "lease_load"}:
+        seen = None if value is None else value.tag
+        return [state] if seen == op.result else []
+    if kind == "exists":
+        return [state] if op.result == (value is not None) else []
+    if op.result is None or value is None:  # load_versioned
+        return [state] if op.result is None and value is None else []
+    assert isinstance(op.result, tuple)
+    tag, version = op.result
+    if tag != value.tag:
+        return []
+    same, state = m.same(state, value.version, version)
+    return [state] if same else []
+
+
+def _acquired(op: Op) -> tuple[int, str | None]:
+    """An acquire's recorded result: the lease's epoch and version."""
+    assert isinstance(op.result, tuple)
+    epoch, version = op.result
+    assert isinstance(epoch, int)
+    assert version is None or isinstance(version, str)
+    return epoch, version
+
+
+def _step_acquire(state: _State, op: Op, leases: dict[int, Op]) -> list[_State]:
+    value = state.value
+    assert op.lease is not None
+    if op.outcome in {"conflict", "failed"}:
+        return [state]
+    holder_is_other = (
+        value is not None and value.held and value.owner is not None and value.owner != op.owner
+    )
+    if op.outcome == "busy":
+        return [state] if holder_is_other and not op.force else []
+    if holder_is_other and not op.force and not op.stale:
+        return []
+    if value is None:
+        if op.outcome == "unknown":
+            return [state]  # nothing is written for a missing session
+        epoch, version = _acquired(op)
+        if version is not None or (epoch <= state.top_epoch and _EPOCH_RULE_ACROSS_DELETE):
+            return []
+        # Nothing is written: the epoch is handed out, but stored only by a lease write.
+        return [replace(state, fenced=state.fenced - {op.lease})]
+    epoch = value.epoch + 1
+    if op.outcome == "ok":
+        got_epoch, version = _acquired(op)
+        if got_epoch != epoch or version is None or got_epoch <= state.top_epoch:
+            return []
+    new = Value(value.tag, _new_version(op), op.owner, epoch, True)
+    fenced = _fence_others(state, leases, op.lease) - {op.lease}
+    return [replace(state, value=new, fenced=fenced, top_epoch=max(state.top_epoch, epoch))]
+
+
+def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_State]:
+    kind, applied = op.kind, op.outcome in {"ok", "unknown"}
+    assert op.lease is not None
+    acquire = leases[op.lease]
+    if op.outcome == "ok" and kind == "lease_release" and op.expected is None:
+        return [state]  # released a lease that never wrote: nothing written
+    ok, after = _precondition(m, state, op.expected)
+    tolerated = op.expected is None and not _FENCE_CREATE_AFTER_DELETE
+    allowed = ok and (op.lease not in state.fenced or tolerated)
+    if op.outcome == "fenced":
+        return [] if allowed else [state]
+    if not applied:
+        return [state]
+    if not allowed:
+        return []
+    assert op.tag is not None
+    epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
+    new = Value(op.tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
+    fenced = _fence_others(after, leases, op.lease)
+    return [replace(after, value=new, fenced=fenced, top_epoch=max(after.top_epoch, epoch))]
+
+
 def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_State]:
     """Successor states if ``op`` linearizes now with its recorded outcome (empty: it can't)."""
     applied = op.outcome in {"ok", "unknown"}
@@ -239,33 +323,8 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
 
     if not op.writes and op.outcome in {"failed", "unknown"}:
         return [state]
-    if kind in {"load", "lease_load"}:
-        if kind == "lease_load":
-            ok, state = _precondition(m, state, op.expected)
-            if op.outcome == "fenced":
-                return [] if ok else [state]
-            if not ok:
-                return []
-        if op.outcome != "ok":
-            return [state]
-        seen = None if value is None else value.tag
-        return [state] if seen == op.result else []
-    if kind == "load_versioned":
-        if op.outcome != "ok":
-            return [state]
-        if op.result is None or value is None:
-            return [state] if op.result is None and value is None else []
-        assert isinstance(op.result, tuple)
-        tag, version = op.result
-        if tag != value.tag:
-            return []
-        same, state = m.same(state, value.version, version)
-        return [state] if same else []
-    if kind == "exists":
-        if op.outcome != "ok":
-            return [state]
-        return [state] if op.result == (value is not None) else []
-
+    if kind in {"load", "lease_load", "load_versioned", "exists"}:
+        return _step_read(m, state, op)
     if kind in {"save", "delete"}:
         ok, after = _precondition(m, state, op.expected)
         if op.outcome == "conflict":
@@ -291,9 +350,7 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
         # any lease whose version that is. Not a library bug: see the README.
         revived = {lid for lid, a in leases.items() if _lease_version(a) == op.value.version}
         # What the body says is all the library can know: epochs go on from its epoch.
-        return [
-            replace(state, value=op.value, fenced=fenced - revived, top_epoch=op.value.epoch)
-        ]
+        return [replace(state, value=op.value, fenced=fenced - revived, top_epoch=op.value.epoch)]
 
     if kind == "update":
         if op.outcome in {"conflict", "failed"}:
@@ -307,53 +364,9 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
         return [replace(state, value=new, fenced=_fence_others(state, leases, None))]
 
     if kind == "acquire":
-        assert op.lease is not None
-        if op.outcome in {"conflict", "failed"}:
-            return [state]
-        holder_is_other = (
-            value is not None and value.held and value.owner is not None and value.owner != op.owner
-        )
-        if op.outcome == "busy":
-            return [state] if holder_is_other and not op.force else []
-        if holder_is_other and not op.force and not op.stale:
-            return []
-        if value is None:
-            if op.outcome == "unknown":
-                return [state]  # nothing is written for a missing session
-            epoch, version = op.result  # type: ignore[misc]
-            if version is not None or (epoch <= state.top_epoch and _EPOCH_RULE_ACROSS_DELETE):
-                return []
-            # Nothing is written: the epoch is handed out, but stored only by a lease write.
-            return [replace(state, fenced=state.fenced - {op.lease})]
-        epoch = value.epoch + 1
-        if op.outcome == "ok":
-            got_epoch, version = op.result  # type: ignore[misc]
-            if got_epoch != epoch or version is None or got_epoch <= state.top_epoch:
-                return []
-        new = Value(value.tag, _new_version(op), op.owner, epoch, True)
-        fenced = _fence_others(state, leases, op.lease) - {op.lease}
-        return [replace(state, value=new, fenced=fenced, top_epoch=max(state.top_epoch, epoch))]
-
+        return _step_acquire(state, op, leases)
     if kind in {"lease_save", "lease_release"}:
-        assert op.lease is not None
-        acquire = leases[op.lease]
-        if op.outcome == "ok" and kind == "lease_release" and op.expected is None:
-            return [state]  # released a lease that never wrote: nothing written
-        ok, after = _precondition(m, state, op.expected)
-        tolerated = op.expected is None and not _FENCE_CREATE_AFTER_DELETE
-        allowed = ok and (op.lease not in state.fenced or tolerated)
-        if op.outcome == "fenced":
-            return [] if allowed else [state]
-        if not applied:
-            return [state]
-        if not allowed:
-            return []
-        assert op.tag is not None
-        epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
-        new = Value(op.tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
-        fenced = _fence_others(after, leases, op.lease)
-        return [replace(after, value=new, fenced=fenced, top_epoch=max(after.top_epoch, epoch))]
-
+        return _step_lease(m, state, op, leases)
     raise AssertionError(f"unknown kind {kind}")
 
 
@@ -422,10 +435,9 @@ def _linearizable(ops: list[Op], initial: Value | None = None) -> bool:
             for after in _step(matcher, state, o, leases):
                 if search(done | 1 << index, after):
                     return True
-            if o.optional:
-                # An undetermined op may never take effect: drop it here, once.
-                if search(done | 1 << index, state):
-                    return True
+            # An undetermined op may never take effect: drop it here, once.
+            if o.optional and search(done | 1 << index, state):
+                return True
         return False
 
     return search(0, start)

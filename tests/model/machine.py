@@ -25,6 +25,7 @@ import json
 import os
 import select
 import signal
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from support.processes import spawn_worker
 from support.tagged import CORRUPT, seed_style_body, tag_of, tagged
 
 if TYPE_CHECKING:
-    from sessionstore.contract import ExpectedVersion, SessionPersistence
+    from sessionstore.contract import ExpectedVersion
     from sessionstore.model import SessionSnapshot
     from sessionstore.ownership import SessionLease
 
@@ -230,7 +231,7 @@ class ModelMachine(RuleBasedStateMachine):
 
     async def _run_batch(self, batch: list[Plan], stall: bool) -> None:
         names = (f"{p.client}-{n}" for n, p in enumerate(batch))
-        await asyncio.gather(*(self._run(p, c, stall) for p, c in zip(batch, names)))
+        await asyncio.gather(*(self._run(p, c, stall) for p, c in zip(batch, names, strict=True)))
 
     async def _run(self, plan: Plan, client: str, stall: bool) -> None:
         session = SESSIONS[plan.session]
@@ -245,9 +246,12 @@ class ModelMachine(RuleBasedStateMachine):
         if plan.cancel is None:
             return await task()
         try:
-            async with asyncio.timeout(plan.cancel):
-                return await task()
-        except TimeoutError:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(plan.cancel):
+                    return await task()
+            else:  # Python 3.10 has no asyncio.timeout: the same cancellation, older spelling
+                return await asyncio.wait_for(task(), plan.cancel)
+        except asyncio.TimeoutError:
             op.note = f"cancelled after {plan.cancel * 1000:.1f} ms"
             op.bounded = not KNOWN_BUG_CANCELLED_WRITE_LANDS_LATE
             raise _Cancelled from None
@@ -455,7 +459,12 @@ class ModelMachine(RuleBasedStateMachine):
         tag = self._new_tag()
         snapshot = tagged(tag)
         op = self._op(
-            client, session, "lease_save", lease=lease_id, expected=expected, tag=tag,
+            client,
+            session,
+            "lease_save",
+            lease=lease_id,
+            expected=expected,
+            tag=tag,
             may_stall=stall,
         )
         await self._finish(op, plan, lambda: lease.save(snapshot), lambda: held.save(snapshot))
@@ -610,8 +619,23 @@ class ModelMachine(RuleBasedStateMachine):
             if self.backend.wait_stalled is not None:
                 assert self.backend.wait_stalled(30.0), "stalled requests never finished"
             # Quiescent final reads: whatever was acknowledged must still be there.
-            final = [Plan("load_versioned", i, "task", 0, "any", 0, False, False, None, False,
-                          False, False) for i in range(len(SESSIONS))]
+            final = [
+                Plan(
+                    "load_versioned",
+                    i,
+                    "task",
+                    0,
+                    "any",
+                    0,
+                    False,
+                    False,
+                    None,
+                    False,
+                    False,
+                    False,
+                )
+                for i in range(len(SESSIONS))
+            ]
             self.loop.run_until_complete(self._run_batch(final, False))
             stats = os.environ.get("SESSIONSTORE_MODEL_STATS")
             if stats:  # a file to append one line per operation to: "<backend> <kind> <outcome>"
@@ -623,8 +647,13 @@ class ModelMachine(RuleBasedStateMachine):
                 for op in self.ops:
                     if op.may_stall and op.writes:
                         ghost = dataclasses.replace(
-                            op, id=next(self.ids), outcome="unknown", completed=None,
-                            result=None, raised_unknown=False, note=f"ghost of #{op.id}",
+                            op,
+                            id=next(self.ids),
+                            outcome="unknown",
+                            completed=None,
+                            result=None,
+                            raised_unknown=False,
+                            note=f"ghost of #{op.id}",
                         )
                         ghosts.append(ghost)
             violations = history.check_history(self.ops + ghosts)

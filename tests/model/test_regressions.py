@@ -64,7 +64,7 @@ def _copied_with_bad_turn() -> SessionSnapshot:
 
 
 def _constructed_with_bad_phase() -> SessionSnapshot:
-    return SessionSnapshot.model_construct(phase=3, state={"tag": "x"})  # type: ignore[arg-type]
+    return SessionSnapshot.model_construct(phase=3, state={"tag": "x"})
 
 
 @pytest.mark.xfail(
@@ -125,7 +125,7 @@ def test_epochs_increase_across_a_plain_save(store: SessionPersistence) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="KNOWN_BUG_DUMPS_BODY_UNREADABLE: a body re-serialised by json.dumps "
-    '(\'{"_sessionstore": {...}\', a space after the colon) raises CorruptSnapshot',
+    "('{\"_sessionstore\": {...}', a space after the colon) raises CorruptSnapshot",
 )
 def test_a_body_rewritten_by_json_dumps_loads(store: SessionPersistence) -> None:
     run(store.save("s", tagged("x")))

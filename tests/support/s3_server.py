@@ -218,7 +218,11 @@ class _Middleware:
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         bucket, _, key = path.lstrip("/").partition("/")
         entry = LoggedRequest(
-            environ["REQUEST_METHOD"], bucket, key, environ.get("QUERY_STRING", ""), True,
+            environ["REQUEST_METHOD"],
+            bucket,
+            key,
+            environ.get("QUERY_STRING", ""),
+            True,
             int(status_line[:3]),
         )
         with self._state.book:

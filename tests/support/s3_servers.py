@@ -29,7 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -76,8 +76,8 @@ class S3Server:
     )
     clients: list[S3Client] = field(default_factory=list)
 
-    def client(self, **config: object) -> S3Client:
-        settings: dict[str, object] = {
+    def client(self, **config: Any) -> S3Client:
+        settings: dict[str, Any] = {
             "retries": {"mode": "standard", "total_max_attempts": 3},
             "connect_timeout": 2,
             "read_timeout": 10,
@@ -90,7 +90,7 @@ class S3Server:
             region_name=REGION,
             aws_access_key_id=self.credentials[0],
             aws_secret_access_key=self.credentials[1],
-            config=Config(**settings),  # type: ignore[arg-type]
+            config=Config(**settings),
         )
         self.clients.append(client)
         return client
