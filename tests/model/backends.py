@@ -38,8 +38,8 @@ FAULTS: tuple[FaultName, ...] = (
 )
 
 #: Client read timeout on the emulators, and how long a stall holds a request (longer).
-CLIENT_TIMEOUT = 1.0
-STALL = 1.3
+CLIENT_TIMEOUT = 2.0
+STALL = 2.4
 
 
 @dataclass
@@ -174,7 +174,7 @@ def gcs_backend(server: GcsEmulator, bucket: str) -> Backend:
             timeout=(CLIENT_TIMEOUT, CLIENT_TIMEOUT),
             retry_initial=0.001,
             retry_maximum=0.005,
-            retry_deadline=3.0,
+            retry_deadline=1.5,
         )
         return store, f"gs://{bucket}/{prefix}"
 

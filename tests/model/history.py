@@ -129,6 +129,9 @@ class Op:
     """A stall fault was armed while it ran: its request may land late."""
     raised_unknown: bool = False
     """The library itself answered OutcomeUnknown (not a cancellation or a kill)."""
+    refusal_injected: bool = False
+    """The server refused it without deciding its precondition (S3's 409
+    ConditionalRequestConflict): a conflict answer needs no justification then."""
 
     @property
     def writes(self) -> bool:
@@ -325,6 +328,8 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
         return [state]
     if kind in {"load", "lease_load", "load_versioned", "exists"}:
         return _step_read(m, state, op)
+    if op.refusal_injected and op.outcome in {"conflict", "fenced"}:
+        return [state]
     if kind in {"save", "delete"}:
         ok, after = _precondition(m, state, op.expected)
         if op.outcome == "conflict":
@@ -348,7 +353,9 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
         # Fencing is by version: a foreign program that restores a body's exact bytes
         # brings its version back (content-derived on memory, files and S3), and with it
         # any lease whose version that is. Not a library bug: see the README.
-        revived = {lid for lid, a in leases.items() if _lease_version(a) == op.value.version}
+        revived = {
+            lid for lid, versions in _lease_versions(leases).items() if op.value.version in versions
+        }
         # What the body says is all the library can know: epochs go on from its epoch.
         return [replace(state, value=op.value, fenced=fenced - revived, top_epoch=op.value.epoch)]
 
@@ -386,11 +393,13 @@ def configure(*, epochs_across_delete: bool, fence_create_after_delete: bool) ->
     _FENCE_CREATE_AFTER_DELETE = fence_create_after_delete
 
 
-def _lease_version(acquire: Op) -> str | None:
-    if isinstance(acquire.result, tuple):
-        version = acquire.result[1]
-        return version if isinstance(version, str) else None
-    return None
+def _lease_versions(leases: dict[int, Op]) -> dict[int, set[str]]:
+    """Every version each lease held (acquired or wrote), from the history."""
+    return {lease_id: set(versions) for lease_id, versions in _LEASE_VERSIONS.items()}
+
+
+#: Filled per search by _linearizable (lease id -> versions it held).
+_LEASE_VERSIONS: dict[int, set[str]] = {}
 
 
 # ---------------------------------------------------------------- the search
@@ -400,6 +409,13 @@ def _linearizable(ops: list[Op], initial: Value | None = None) -> bool:
     """Wing & Gong search with memoisation over (linearized set, state)."""
     ops = sorted(ops, key=lambda o: o.invoked)
     leases = {o.lease: o for o in ops if o.kind == "acquire" and o.lease is not None}
+    _LEASE_VERSIONS.clear()
+    for o in ops:
+        if o.lease is None or o.outcome != "ok":
+            continue
+        held = _acquired(o)[1] if o.kind == "acquire" else o.result
+        if isinstance(held, str):
+            _LEASE_VERSIONS.setdefault(o.lease, set()).add(held)
     known: set[str] = set()
     for o in ops:
         if o.outcome == "ok":

@@ -179,6 +179,10 @@ class ModelMachine(RuleBasedStateMachine):
         self.leases: dict[int, LeaseRecord] = {}
         self.bodies: list[bytes] = []
         self.stall_armed = False
+        #: The session whose writes may meet S3's 409 ConditionalRequestConflict in this
+        #: batch. The adapter answers it with ConflictError (FencedError for a lease write)
+        #: as documented, though no precondition was decided: such answers are allowed.
+        self.refused_session: str | None = None
         self.spawned = False
         self.forked = False
 
@@ -186,6 +190,7 @@ class ModelMachine(RuleBasedStateMachine):
 
     def _op(self, client: str, session: str, kind: str, **fields: Any) -> Op:
         op = Op(next(self.ids), client, session, kind, time.monotonic(), **fields)  # type: ignore[arg-type]
+        op.refusal_injected = op.writes and session == self.refused_session
         self.ops.append(op)
         return op
 
@@ -219,10 +224,13 @@ class ModelMachine(RuleBasedStateMachine):
             key = self.backend.key_of(self.store, SESSIONS[first.session])
             self.backend.arm(fault, method, key)
             stall = fault == "stall"
+            if fault == "conflict_409" and self.backend.name.startswith("s3"):
+                self.refused_session = SESSIONS[first.session]
             self.stall_armed = self.stall_armed or stall
         try:
             self.loop.run_until_complete(self._run_batch(batch, stall))
         finally:
+            self.refused_session = None
             if self.backend.clear is not None:
                 self.backend.clear()
             for record in self.leases.values():

@@ -212,3 +212,24 @@ def test_failed_reads_constrain_nothing(expected: object) -> None:
         op("load", 4, 5, result="a"),
     ]
     assert rules(ops) == []
+
+
+def test_a_foreign_restore_of_a_leases_own_body_revives_that_lease() -> None:
+    """Fencing is by version: restoring the lease's last body brings its version back."""
+    ops = [
+        op("save", 0, 1, tag="x", result="v0"),
+        op("acquire", 2, 3, owner="A", lease=1, result=(1, "v1")),
+        op("lease_save", 4, 5, lease=1, tag="a", expected="v1", result="v2"),
+        op("save", 6, 7, tag="other", result="v3"),
+        op("foreign_write", 8, 9, value=Value("a", "v2", "A", 1, True)),
+        op("lease_save", 10, 11, lease=1, tag="b", expected="v2", result="v4"),
+    ]
+    assert check_session(ops, "s") is None
+
+
+def test_an_injected_refusal_needs_no_justification() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", result="va"),
+        op("save", 2, 3, "conflict", tag="b", expected="va", refusal_injected=True),
+    ]
+    assert check_session(ops, "s") is None
