@@ -32,10 +32,10 @@ SOAK = int(_soak) if _soak.isdigit() and int(_soak) > 1 else (25 if _soak else 1
 #: (examples, steps per example) per backend in CI.
 BUDGET = {
     "memory": (100, 15),
-    "filesystem": (40, 12),
-    "s3-moto": (20, 10),
-    "s3-seaweedfs": (10, 10),
-    "gcs": (20, 10),
+    "filesystem": (30, 12),
+    "s3-moto": (12, 10),
+    "s3-seaweedfs": (8, 8),
+    "gcs": (12, 10),
 }
 
 

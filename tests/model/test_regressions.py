@@ -204,7 +204,7 @@ def test_a_store_used_before_fork_works_in_the_child(tmp_path: Path) -> None:
             os._exit(code)
     pidfd = os.pidfd_open(pid)
     try:
-        finished, _, _ = select.select([pidfd], [], [], 20.0)
+        finished, _, _ = select.select([pidfd], [], [], 10.0)
         if not finished:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
