@@ -314,7 +314,8 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
     assert op.tag is not None
     epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
     new = Value(op.tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
-    fenced = _fence_others(after, leases, op.lease)
+    # Its own write leaves the lease current (a tolerated re-create, too).
+    fenced = _fence_others(after, leases, op.lease) - {op.lease}
     return [replace(after, value=new, fenced=fenced, top_epoch=max(after.top_epoch, epoch))]
 
 

@@ -233,3 +233,20 @@ def test_an_injected_refusal_needs_no_justification() -> None:
         op("save", 2, 3, "conflict", tag="b", expected="va", refusal_injected=True),
     ]
     assert check_session(ops, "s") is None
+
+
+def test_a_tolerated_re_create_leaves_the_lease_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the re-create rule gated off, the lease's later writes are judged as current."""
+    from model import history
+
+    monkeypatch.setattr(history, "_FENCE_CREATE_AFTER_DELETE", False)
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
+        op("save", 2, 3, tag="other", expected=None, result="v1"),
+        op("delete", 4, 5),
+        op("lease_save", 6, 7, lease=1, tag="a", expected=None, result="v2"),
+        op("lease_save", 8, 9, lease=1, tag="b", expected="v2", result="v3"),
+    ]
+    assert check_session(ops, "s") is None
+    monkeypatch.setattr(history, "_FENCE_CREATE_AFTER_DELETE", True)
+    assert check_session(ops, "s") is not None
