@@ -148,7 +148,11 @@ plans = st.builds(
     invalid=st.booleans(),
 )
 #: A fault is aimed at the first operation of its batch (its session, PUT or DELETE).
-faults = st.one_of(st.none(), st.sampled_from(FAULTS))
+#: Lost responses (the write landed, the answer did not) are drawn most often: they are
+#: what write-id resolution exists for.
+faults = st.one_of(
+    st.none(), st.sampled_from(FAULTS), st.sampled_from(("lost_500", "drop", "lost_500"))
+)
 
 
 @dataclass
@@ -238,6 +242,13 @@ class ModelMachine(RuleBasedStateMachine):
             self.stall_armed = self.stall_armed or stall
         try:
             self.loop.run_until_complete(self._run_batch(batch, stall))
+            if self.faulted_session is not None and self.backend.clear is not None:
+                # Read the faulted session at once, before anyone else writes: it shows
+                # whether a write answered OutcomeUnknown was in fact stored.
+                self.backend.clear()
+                index = SESSIONS.index(self.faulted_session)
+                look = reader(index)
+                self.loop.run_until_complete(self._run_batch([look], False))
         finally:
             self.refused_session = self.faulted_session = None
             if self.backend.clear is not None:
@@ -643,23 +654,7 @@ class ModelMachine(RuleBasedStateMachine):
             if self.backend.wait_stalled is not None:
                 assert self.backend.wait_stalled(30.0), "stalled requests never finished"
             # Quiescent final reads: whatever was acknowledged must still be there.
-            final = [
-                Plan(
-                    "load_versioned",
-                    i,
-                    "task",
-                    0,
-                    "any",
-                    0,
-                    False,
-                    False,
-                    None,
-                    False,
-                    False,
-                    False,
-                )
-                for i in range(len(SESSIONS))
-            ]
+            final = [reader(index) for index in range(len(SESSIONS))]
             self.loop.run_until_complete(self._run_batch(final, False))
             stats = os.environ.get("SESSIONSTORE_MODEL_STATS")
             if stats:  # a file to append one line per operation to: "<backend> <kind> <outcome>"
@@ -691,6 +686,12 @@ class ModelMachine(RuleBasedStateMachine):
             with contextlib.suppress(Exception):
                 self.loop.run_until_complete(self.store.aclose())
             self.loop.close()
+
+
+def reader(session: int) -> Plan:
+    """A plain load_versioned of one session by a task, no cancellation, no retry."""
+    return Plan("load_versioned", session, "task", 0, "any", 0, False, False, None, False,
+                False, False)  # fmt: skip
 
 
 def expected_value(body: bytes, version: str) -> Value:
