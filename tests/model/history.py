@@ -339,6 +339,8 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
             return [state]
         if not ok:
             return []
+        if kind == "delete" and after.value is None:
+            return [after]  # deleting nothing changes nothing: no one is fenced by it
         fenced = _fence_others(after, leases, None)
         # A plain save stores no lease fields (epoch 0) and a delete stores nothing.
         top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0

@@ -250,3 +250,12 @@ def test_a_tolerated_re_create_leaves_the_lease_current(monkeypatch: pytest.Monk
     assert check_session(ops, "s") is None
     monkeypatch.setattr(history, "_FENCE_CREATE_AFTER_DELETE", True)
     assert check_session(ops, "s") is not None
+
+
+def test_deleting_a_missing_session_fences_nobody() -> None:
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
+        op("delete", 2, 3),
+        op("lease_save", 4, 5, lease=1, tag="a", expected=None, result="va"),
+    ]
+    assert check_session(ops, "s") is None
