@@ -143,7 +143,7 @@ plans = st.builds(
     force=st.booleans(),
     stale=st.booleans(),
     cancel=st.one_of(st.none(), st.none(), st.none(), st.none(), st.floats(0.0, 0.004)),
-    retry=st.booleans(),
+    retry=st.sampled_from([False, False, True]),
     mutate=st.booleans(),
     invalid=st.booleans(),
 )
