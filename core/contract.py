@@ -375,10 +375,16 @@ class SessionPersistence(abc.ABC):
         for attempt in range(2):
             try:
                 await self._remove(name, expected_version)
-            except OutcomeUnknown:
+            except OutcomeUnknown as unknown:
                 stored = await self._read(name)
                 if stored is None:
-                    return  # what we meant to delete is gone, so the delete's effect holds
+                    if expected_version is ANY_VERSION:
+                        return  # gone: an unconditional delete's effect holds either way
+                    # Gone, but whether this call removed that version or another client
+                    # did (then this call failed) cannot be told: say so, never guess.
+                    raise OutcomeUnknown(
+                        name, f"{unknown}; it is gone, but this call may not have deleted it"
+                    ) from unknown
                 if attempt == 0 and stored.version == expected_version:
                     continue  # versions never repeat: it did not apply, so try once more
                 raise

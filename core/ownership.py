@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 __all__ = ["BlockingSessionLease", "SessionLease", "acquire"]
 
 MAX_OWNER_LENGTH = 256
+# Conflicts retried while the lease's version is still the stored one (see _write).
+_CONFLICT_RETRIES = 3
 
 
 async def acquire(
@@ -291,9 +293,7 @@ class SessionLease:
         # or lost write may still land).
         self._pending = _Pending(write_id, payload, keys, held)
         try:
-            version = await self.store._put(
-                self.session_id, payload, self.version, ownership, keys=keys, write_id=write_id
-            )
+            version = await self._put_unless_superseded(payload, ownership, keys, write_id)
         except ConflictError as exc:
             self._pending = None
             raise self._fence() from exc
@@ -306,6 +306,30 @@ class SessionLease:
             raise
         self._pending = None
         self._body = _Body(version, payload, keys)
+
+    async def _put_unless_superseded(
+        self,
+        payload: bytes | None,
+        ownership: Ownership,
+        keys: tuple[str, ...],
+        write_id: str,
+    ) -> str:
+        """The conditional write; a conflict while our version is still the stored one
+        (S3's 409 ConditionalRequestConflict: a concurrent request, not a newer owner) is
+        retried, a few times, rather than taken for a takeover."""
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                return await self.store._put(
+                    self.session_id, payload, self.version, ownership, keys=keys, write_id=write_id
+                )
+            except ConflictError:
+                if attempt == _CONFLICT_RETRIES:
+                    raise
+                stored = await self.store._read(self.session_id)
+                if stored is None or stored.version != self.version:
+                    raise  # someone else wrote or deleted it: superseded
+                await contention_backoff(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _fence(self) -> FencedError:
         self._fenced = True

@@ -13,6 +13,20 @@ step "environment (.venv)"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[all,dev,bench]'
 
+step "independent S3 servers (MiniStack in .venv-ministack, s3rver in .node)"
+# MiniStack pins an old botocore, so it gets its own environment; it runs as a server.
+[ -x .venv-ministack/bin/python ] || "$python" -m venv .venv-ministack
+.venv-ministack/bin/python -c 'import ministack' 2>/dev/null ||
+  .venv-ministack/bin/python -m pip install -q --disable-pip-version-check 'ministack==1.5.33'
+# s3rver (npm) ignores write preconditions: the contract suite must fail against it.
+if [ ! -f .node/node_modules/s3rver/bin/s3rver.js ]; then
+  if command -v npm >/dev/null; then
+    mkdir -p .node && npm install --prefix .node --no-audit --no-fund --silent 's3rver@3.7.1'
+  else
+    echo "npm not found: the s3rver tests will be skipped"
+  fi
+fi
+
 step "lint (ruff)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
@@ -32,4 +46,6 @@ if [ -f scripts/check_terraform.sh ]; then
 fi
 
 step "tests (pytest)"
+# Arguments go to pytest: `bash scripts/test.sh tests/model` runs the model checker alone;
+# SESSIONSTORE_MODEL_SOAK=1 makes it a long soak (see tests/model/test_model.py).
 .venv/bin/python -m pytest "$@"

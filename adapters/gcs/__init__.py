@@ -260,7 +260,12 @@ class GcsPersistence(SessionPersistence):
                 kms_key_name=self.kms_key_name,
                 timeout=self._timeout,
             )
-            return self._call(upload, where, attempts, idempotent=conditional)
+            # A create-only upload (ifGenerationMatch=0) the server may still hold after a
+            # timeout or a dropped connection could land after a later delete: re-send
+            # it only after an answer.
+            return self._call(
+                upload, where, attempts, idempotent=conditional, unless_held=condition == 0
+            )
         except TRANSLATABLE as exc:
             raise write_failure(exc, where, attempts, conditional=conditional) from exc
 
@@ -305,9 +310,22 @@ class GcsPersistence(SessionPersistence):
             raise translate(exc, where, attempts) from exc
 
     def _call(
-        self, fn: Callable[[], T], where: Where, attempts: Attempts, *, idempotent: bool
+        self,
+        fn: Callable[[], T],
+        where: Where,
+        attempts: Attempts,
+        *,
+        idempotent: bool,
+        unless_held: bool = False,
     ) -> T:
-        return call(fn, policy=self._retry, idempotent=idempotent, attempts=attempts, where=where)
+        return call(
+            fn,
+            policy=self._retry,
+            idempotent=idempotent,
+            attempts=attempts,
+            where=where,
+            unless_held=unless_held,
+        )
 
     # ------------------------------------------------- history (see _history)
 

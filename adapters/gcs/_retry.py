@@ -136,8 +136,19 @@ def never_applied(exc: Exception) -> bool:
     return False
 
 
-def resend_if_safe(*, idempotent: bool) -> Callable[[Exception], bool]:
-    """The retry predicate: every transient failure for safe requests, else only refusals."""
+def answered(exc: Exception) -> bool:
+    """Whether the server answered: it is done with the request and will not apply it later."""
+    return isinstance(exc, api_exceptions.GoogleAPICallError)
+
+
+def resend_if_safe(*, idempotent: bool, unless_held: bool = False) -> Callable[[Exception], bool]:
+    """The retry predicate: every transient failure for safe requests, else only refusals.
+
+    ``unless_held``: a safe request is still not re-sent after a failure with no answer
+    (a create-only upload the server may still hold, and apply after a later delete).
+    """
+    if idempotent and unless_held:
+        return lambda exc: transient(exc) and (answered(exc) or never_applied(exc))
     if idempotent:
         return transient
     return lambda exc: transient(exc) and never_applied(exc)
@@ -150,12 +161,14 @@ def call(
     idempotent: bool,
     attempts: Attempts,
     where: object,
+    unless_held: bool = False,
 ) -> T:
     """Run ``fn``, re-running it after failures the policy allows; raise the last failure.
 
-    ``where`` names the operation in the warning logged before each retry.
+    ``where`` names the operation in the warning logged before each retry;
+    ``unless_held``: see :func:`resend_if_safe`.
     """
-    resend = resend_if_safe(idempotent=idempotent)
+    resend = resend_if_safe(idempotent=idempotent, unless_held=unless_held)
     started = time.monotonic()
     while True:
         try:

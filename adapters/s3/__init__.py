@@ -280,9 +280,15 @@ class S3Persistence(SessionPersistence):
         elif expected is not ANY_VERSION:
             params["IfMatch"] = expected
         client = self._s3()
+        # Never re-send a write that a held attempt could still apply after the retry:
+        # an unconditional one (it would undo a later write), and a create-only one (a
+        # held attempt lands again after a delete). If-Match writes are safe: a held
+        # attempt meets a version that has moved on.
         blind = expected is ANY_VERSION
         limit = attempts.max_attempts_of(client)
-        with attempts.journal(call.where, max_attempts=limit, blind=blind) as journal:
+        with attempts.journal(
+            call.where, max_attempts=limit, blind=blind, create_only=expected is None
+        ) as journal:
             try:
                 response = client.put_object(**params)
             except (*SDK_ERRORS, attempts.ResendRefused) as exc:

@@ -11,7 +11,8 @@ So the adapter keeps a per-call journal: a handler on botocore's per-attempt
 journal of the calling thread (botocore runs all attempts of a call on the caller's
 thread). Calls made outside :func:`journal` are not recorded.
 
-A *blind* call (an unconditional PutObject or DeleteObject) must not be re-sent
+A *blind* call (an unconditional PutObject or DeleteObject, or a create-only PutObject,
+whose held attempt could land again after a delete) must not be re-sent
 after an attempt that may have landed: if it had landed and another writer built on
 it before the re-send, the re-send would silently undo that writer's acknowledged
 write. The handler runs before botocore decides to retry, so for a blind call it
@@ -90,6 +91,11 @@ class Attempt:
         return self.error is not None or self.status is None or self.status >= 300
 
     @property
+    def unanswered(self) -> bool:
+        """No response came back: the server may still hold the request and apply it."""
+        return self.error is not None or self.status is None
+
+    @property
     def throttled(self) -> bool:
         return self.code == "SlowDown"
 
@@ -121,6 +127,9 @@ class Journal:
     """The client's attempt limit, for messages (None: unknown)."""
     blind: bool = False
     """The call has no precondition, so a re-send could undo a later write."""
+    create_only: bool = False
+    """The call carries ``If-None-Match: *``: after an attempt that got no answer (the
+    server may still hold it, and apply it after a later delete) it is not re-sent."""
     attempts: list[Attempt] = field(default_factory=list)
 
     def failed_while_reading(self, error: BaseException) -> None:
@@ -164,13 +173,17 @@ def max_attempts_of(client: S3Client) -> int | None:
 
 
 @contextlib.contextmanager
-def journal(where: str, *, max_attempts: int | None, blind: bool = False) -> Iterator[Journal]:
+def journal(
+    where: str, *, max_attempts: int | None, blind: bool = False, create_only: bool = False
+) -> Iterator[Journal]:
     """Record the attempts of the S3 calls made on this thread inside the block.
 
-    ``blind``: the call carries no precondition; see :class:`ResendRefused`.
+    ``blind``: the call carries no precondition; ``create_only``: it carries
+    ``If-None-Match: *``. Neither is re-sent after an attempt that may have landed;
+    see :class:`ResendRefused`.
     """
     outer = getattr(_local, "journal", None)
-    current = _local.journal = Journal(where, max_attempts, blind)
+    current = _local.journal = Journal(where, max_attempts, blind, create_only)
     try:
         yield current
     finally:
@@ -197,7 +210,8 @@ def _record(
     code = (parsed_response or {}).get("Error", {}).get("Code")
     attempt = Attempt(status, exception, code)
     current.attempts.append(attempt)
-    if current.blind and attempt.failed and attempt.may_have_landed:
+    unsafe = current.blind or (current.create_only and attempt.unanswered)
+    if unsafe and attempt.failed and attempt.may_have_landed:
         raise ResendRefused(attempt)
 
 

@@ -108,9 +108,10 @@ def test_connection_dropped_after_forwarding_still_succeeds(
     expected = ANY_VERSION if mode == "unconditional" else _expected(gcs_store, mode)
     gcs_server.reset_log()
     gcs_server.fault("drop_after", **UPLOAD)
-    if expected is ANY_VERSION:
-        version = run(gcs_store.save("s", make_snapshot(2)))
-        # Not resent (it carries no precondition): decided by reading the write id back.
+    if expected is ANY_VERSION or expected is None:
+        version = run(gcs_store.save("s", make_snapshot(2), expected_version=expected))
+        # Not resent: blind, or create-only with no answer (the server may still hold
+        # it, and apply it after a later delete). Decided by reading the write id back.
         assert shape(gcs_server.requests) == [("POST", "upload", None), ("GET", "download", 200)]
     else:
         version = run(gcs_store.save("s", make_snapshot(2), expected_version=expected))
@@ -239,19 +240,22 @@ def test_update_never_reapplies_fn_after_outcome_unknown(
 
 @pytest.mark.parametrize("action", ["fail_after", "drop_after"])
 @pytest.mark.parametrize("conditional", [True, False])
-def test_lost_response_to_a_landed_delete_resolves_to_success(
+def test_lost_response_to_a_landed_delete_is_settled_by_reading(
     gcs_store: GcsPersistence, gcs_server: GcsEmulator, action: FaultAction, conditional: bool
 ) -> None:
     version = run(gcs_store.save("s", make_snapshot(1)))
     gcs_server.reset_log()
     gcs_server.fault(action, status=503, **DELETE)
-    run(gcs_store.delete("s", expected_version=version if conditional else ANY_VERSION))
     lost = 503 if action == "fail_after" else None
     if conditional:
-        # The retry finds nothing (404 from the proxy's precondition check): the echo of
-        # our own delete, not a conflict; a read confirms the delete held.
+        # The retry finds nothing (404): perhaps the echo of our own delete, perhaps
+        # another client's delete before ours (then ours failed). Gone, but not ours to
+        # claim: OutcomeUnknown, never a guess.
+        with pytest.raises(OutcomeUnknown, match="may not have deleted it"):
+            run(gcs_store.delete("s", expected_version=version))
         expected = [("DELETE", "delete", lost), ("DELETE", "delete", 404)]
     else:
+        run(gcs_store.delete("s"))
         expected = [("DELETE", "delete", lost)]  # not re-sent blind
     assert shape(gcs_server.requests) == [*expected, ("GET", "download", 404)]
     assert stored_generation(gcs_server, gcs_store, "s") is None
@@ -260,12 +264,14 @@ def test_lost_response_to_a_landed_delete_resolves_to_success(
 def test_412_to_the_retry_of_a_landed_conditional_delete_is_not_a_conflict(
     gcs_store: GcsPersistence, gcs_server: GcsEmulator
 ) -> None:
-    """Whether the retry meets 404 or 412, it may be the echo of our own delete."""
+    """Whether the retry meets 404 or 412, it may be the echo of our own delete: not a
+    conflict, and not a success either (another client may have deleted it first)."""
     version = run(gcs_store.save("s", make_snapshot(1)))
     gcs_server.reset_log()
     gcs_server.fault("fail_after", status=503, **DELETE)
     gcs_server.fault("fail_before", status=412, **DELETE)
-    run(gcs_store.delete("s", expected_version=version))
+    with pytest.raises(OutcomeUnknown, match="may not have deleted it"):
+        run(gcs_store.delete("s", expected_version=version))
     assert shape(gcs_server.requests) == [
         ("DELETE", "delete", 503),
         ("DELETE", "delete", 412),

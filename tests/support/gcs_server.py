@@ -18,7 +18,9 @@ not wait on delayed ACKs) that
   forwarding), ``fail_after`` (forward, so the request takes effect, then answer
   an error: a lost response), ``drop_after`` (forward, then close the connection
   with no response), ``corrupt_after`` (forward, then flip one byte of the
-  response body). A fault's ``after_forward`` hook runs after the emulator
+  response body), ``stall_before`` (hold the request ``delay`` seconds, past the
+  client's timeout, then forward it: it lands after its client gave up; see
+  :meth:`GcsEmulator.wait_stalled`). A fault's ``after_forward`` hook runs after the emulator
   applied the request and before the client hears anything, so a test can land
   another writer between a lost response and the client's retry;
 * ENFORCES DELETE PRECONDITIONS, which fake-gcs-server ignores (it deletes on a
@@ -76,7 +78,7 @@ __all__ = [
     "refusing_endpoint",
 ]
 
-FaultAction = Literal["fail_before", "fail_after", "drop_after", "corrupt_after"]
+FaultAction = Literal["fail_before", "fail_after", "drop_after", "corrupt_after", "stall_before"]
 
 _REASONS = {
     401: ("authError", "Invalid Credentials"),
@@ -129,6 +131,7 @@ class Fault:
     message: str | None = None  # error message in the JSON body (GCS's default for the status)
     times: int | None = 1  # None: every matching request, until cleared
     after_forward: Callable[[], None] | None = None
+    delay: float = 0.0  # stall_before: seconds to hold the request
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -161,6 +164,8 @@ class _State:
     log: list[LoggedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     mutations: threading.Lock = field(default_factory=threading.Lock)
+    stalled: int = 0
+    unstalled: threading.Condition = field(default_factory=threading.Condition)
 
 
 class GcsEmulator:
@@ -260,6 +265,11 @@ class GcsEmulator:
     def clear_faults(self) -> None:
         with self._state.lock:
             self._state.faults.clear()
+
+    def wait_stalled(self, timeout: float) -> bool:
+        """Wait until every stalled request has been forwarded; False on timeout."""
+        with self._state.unstalled:
+            return self._state.unstalled.wait_for(lambda: self._state.stalled == 0, timeout)
 
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -409,10 +419,33 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         def log(forwarded: bool, status: int | None) -> None:
             emulator._log(LoggedRequest(method, path, query, forwarded, status))
 
+        if fault is not None and fault.action == "stall_before":
+            with emulator._state.unstalled:
+                emulator._state.stalled += 1
+            try:
+                time.sleep(fault.delay)  # the fault itself: held past the client's timeout
+                self._forward_and_reply(emulator, method, split, query, body, None, log)
+            finally:
+                with emulator._state.unstalled:
+                    emulator._state.stalled -= 1
+                    emulator._state.unstalled.notify_all()
+            return
         if fault is not None and fault.action == "fail_before":
             log(False, fault.status)
             self._reply(fault.status, [], error_body(fault.status, fault.message))
             return
+        self._forward_and_reply(emulator, method, split, query, body, fault, log)
+
+    def _forward_and_reply(
+        self,
+        emulator: GcsEmulator,
+        method: str,
+        split: Any,
+        query: dict[str, str],
+        body: bytes,
+        fault: Fault | None,
+        log: Callable[[bool, int | None], None],
+    ) -> None:
         target = self.path
         if method == "GET" and _is_listing(split.path) and "maxResults" not in query:
             target = f"{split.path}?{urlencode({**query, 'maxResults': '1000'})}"

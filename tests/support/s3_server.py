@@ -25,6 +25,9 @@ It also
   ``apply_then_drop``  apply the request, then close the connection with no response
   ``corrupt_body``     apply the request, then send its answer with one byte of the body
                        flipped (damaged in transit; headers, checksums included, intact)
+  ``stall_then_apply`` hold the request ``delay`` seconds (past the client's read
+                       timeout), then apply it and answer as usual: a request that
+                       lands after its client gave up (see :meth:`S3Emulator.wait_stalled`)
 
   ``after_apply`` runs after the request was forwarded to moto and before the client hears
   anything, outside the lock, so it can make requests of its own (another writer
@@ -40,6 +43,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -69,6 +73,7 @@ FaultAction = Literal[
     "apply_then_500",
     "apply_then_drop",
     "corrupt_body",
+    "stall_then_apply",
 ]
 # Answered without reaching moto, so never applied.
 _REFUSALS = ("conflict_409", "slowdown_503", "not_implemented_501", "precondition_412")
@@ -126,6 +131,7 @@ class _Fault:
     key: str | None
     remaining: int
     after_apply: Callable[[], object] | None
+    delay: float = 0.0
 
     def matches(self, method: str, key: str) -> bool:
         return self.remaining > 0 and self.method == method and self.key in (None, key)
@@ -139,6 +145,8 @@ class _State:
     faults: list[_Fault] = field(default_factory=list)
     inflight: int = 0  # requests inside moto right now (guarded by book)
     peak_inflight: int = 0
+    stalled: int = 0  # stall_then_apply requests not yet applied (guarded by book)
+    unstalled: threading.Condition = field(default_factory=threading.Condition)
 
 
 class _DropConnection(ConnectionError):
@@ -175,6 +183,8 @@ class _Middleware:
             if environ.get(name):
                 request_headers[name.replace("_", "-").lower()] = environ[name]
         fault = self._take_fault(method, key)
+        if fault is not None and fault.action == "stall_then_apply":
+            return self._stall_then_apply(fault, environ, start_response)
 
         def record(forwarded: bool, status: int | None) -> None:
             entry = LoggedRequest(method, bucket, key, query, forwarded, status, request_headers)
@@ -209,6 +219,33 @@ class _Middleware:
         record(True, int(status_line[:3]))
         start_response(status_line, headers)
         return [body]
+
+    def _stall_then_apply(
+        self, fault: _Fault, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
+        with self._state.unstalled:
+            self._state.stalled += 1
+        try:
+            time.sleep(fault.delay)  # the fault itself: a request held past the client's timeout
+            status_line, headers, chunks = self._apply(environ)
+        finally:
+            with self._state.unstalled:
+                self._state.stalled -= 1
+                self._state.unstalled.notify_all()
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        bucket, _, key = path.lstrip("/").partition("/")
+        entry = LoggedRequest(
+            environ["REQUEST_METHOD"],
+            bucket,
+            key,
+            environ.get("QUERY_STRING", ""),
+            True,
+            int(status_line[:3]),
+        )
+        with self._state.book:
+            self._state.log.append(entry)
+        start_response(status_line, headers)
+        return chunks
 
     def _apply(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
         """Run moto under the lock and buffer its whole response, so each request is atomic."""
@@ -394,10 +431,19 @@ class S3Emulator:
         key: str | None = None,
         times: int = 1,
         after_apply: Callable[[], object] | None = None,
+        delay: float = 0.0,
     ) -> None:
-        """The next ``times`` ``method`` requests to object ``key`` (None: any) get ``action``."""
+        """The next ``times`` ``method`` requests to object ``key`` (None: any) get ``action``.
+
+        ``delay``: how long ``stall_then_apply`` holds each request.
+        """
         with self._state.book:
-            self._state.faults.append(_Fault(action, method, key, times, after_apply))
+            self._state.faults.append(_Fault(action, method, key, times, after_apply, delay))
+
+    def wait_stalled(self, timeout: float) -> bool:
+        """Wait until every stalled request has been applied; False on timeout."""
+        with self._state.unstalled:
+            return self._state.unstalled.wait_for(lambda: self._state.stalled == 0, timeout)
 
     def pending_faults(self) -> int:
         """How many planned faults have not fired yet."""

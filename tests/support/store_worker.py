@@ -8,9 +8,11 @@ returned, so the parent knows exactly what was acknowledged before a kill.
 from __future__ import annotations
 
 import sys
+import time
 
 from sessionstore import ConflictError, SessionSnapshot, open_store
 from sessionstore.testing import make_snapshot
+from support.tagged import tagged
 
 
 def save_loop(url: str, session_id: str, writer: str, count: int, padding: int) -> None:
@@ -73,6 +75,20 @@ def keyed_counter(url: str, session_id: str, keys: str, seed: str) -> None:
     print("done", flush=True)
 
 
+def model_saves(url: str, session_id: str, tag_prefix: str, count: int) -> None:
+    """For the model checker: unconditional saves of tagged snapshots.
+
+    Prints ``inv <n> <monotonic time>`` before and ``ack <n> <time> <version>`` after
+    each save (CLOCK_MONOTONIC is one clock for every process of the machine), so the
+    parent can put this process's operations into its history, up to a SIGKILL.
+    """
+    store = open_store(url).blocking
+    for number in range(count):
+        print(f"inv {number} {time.monotonic()!r}", flush=True)
+        version = store.save(session_id, tagged(f"{tag_prefix}{number}", number + 1))
+        print(f"ack {number} {time.monotonic()!r} {version}", flush=True)
+
+
 def main(argv: list[str]) -> None:
     mode, url, session_id, *rest = argv
     if mode == "save-loop":
@@ -84,6 +100,8 @@ def main(argv: list[str]) -> None:
         cas_counter(url, session_id, int(rest[0]))
     elif mode == "keyed-counter":
         keyed_counter(url, session_id, *rest)
+    elif mode == "model-saves":
+        model_saves(url, session_id, rest[0], int(rest[1]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -1,0 +1,261 @@
+"""The checker's self-test: it accepts correct histories and reports planted violations."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from model.history import ANY, Op, Value, check_history, check_outcome_unknown, check_session
+
+_ids = itertools.count()
+
+
+def op(kind: str, start: float, end: float | None, outcome: str = "ok", **fields: object) -> Op:
+    fields.setdefault("session", "s")
+    fields.setdefault("client", "c")
+    return Op(
+        id=next(_ids),
+        kind=kind,  # type: ignore[arg-type]
+        invoked=start,
+        completed=end,
+        outcome=outcome,  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def rules(ops: list[Op]) -> list[str]:
+    return [v.rule for v in check_history(ops)]
+
+
+# ------------------------------------------------------------ accepted histories
+
+
+def test_sequential_cas_history_is_accepted() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", expected=None, result="v1"),
+        op("load_versioned", 2, 3, result=("a", "v1")),
+        op("save", 4, 5, tag="b", expected="v1", result="v2"),
+        op("save", 6, 7, "conflict", tag="c", expected="v1"),
+        op("delete", 8, 9, expected="v2"),
+        op("load", 10, 11, result=None),
+        op("exists", 12, 13, result=False),
+    ]
+    assert rules(ops) == []
+
+
+def test_concurrent_writes_may_linearize_in_either_order() -> None:
+    ops = [
+        op("save", 0, 10, tag="a", result="va"),
+        op("save", 1, 9, tag="b", result="vb"),
+        op("load", 11, 12, result="a"),  # a linearized last
+    ]
+    assert rules(ops) == []
+
+
+def test_unknown_write_may_or_may_not_have_landed() -> None:
+    landed = [
+        op("save", 0, 1, "unknown", tag="a", expected=None),
+        op("load_versioned", 2, 3, result=("a", "va")),
+        op("save", 4, 5, tag="b", expected="va", result="vb"),  # binds the placeholder
+    ]
+    not_landed = [
+        op("save", 0, 1, "unknown", tag="a", expected=None, may_stall=True),
+        op("load", 2, 3, result=None),
+    ]
+    assert rules(landed) == []
+    assert rules(not_landed) == []
+
+
+def test_late_landing_of_an_unknown_write_is_allowed_unless_bounded() -> None:
+    late = [
+        op("save", 0, 1, "unknown", tag="a"),
+        op("save", 2, 3, tag="b", result="vb"),
+        op("load", 4, 5, result="a"),
+    ]
+    assert check_session(late, "s") is None
+    for o in late[:1]:
+        o.bounded = True  # a cancelled call that must not land after its TimeoutError
+    violation = check_session(late, "s")
+    assert violation is not None
+
+
+def test_lease_handoff_is_accepted() -> None:
+    acquire = op("acquire", 2, 3, owner="A", lease=1, result=(1, "v2"))
+    ops = [
+        op("save", 0, 1, tag="x", result="v1"),
+        acquire,
+        op("lease_save", 4, 5, lease=1, tag="y", expected="v2", result="v3"),
+        op("lease_release", 6, 7, lease=1, tag="y", expected="v3", result="v4"),
+        op("acquire", 8, 9, owner="B", lease=2, result=(2, "v5")),
+        op("lease_save", 10, 11, "fenced", lease=1, tag="z", expected="v4"),
+        op("lease_save", 12, 13, lease=2, tag="w", expected="v5", result="v6"),
+    ]
+    assert rules(ops) == []
+
+
+# ----------------------------------------------------------- planted violations
+
+
+def test_reports_a_lost_acknowledged_write() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", result="va"),
+        op("save", 2, 3, tag="b", result="vb"),
+        op("load", 4, 5, result="a"),  # b was acknowledged and is gone
+    ]
+    violation = check_session(ops, "s")
+    assert violation is not None
+    assert "no linearization" in violation.rule
+    assert [o.kind for o in violation.history] == ["save", "save", "load"]
+
+
+def test_reports_a_forked_chain() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", result="va"),
+        op("save", 2, 5, tag="b", expected="va", result="vb"),
+        op("save", 3, 6, tag="c", expected="va", result="vc"),  # both won on va
+    ]
+    violation = check_session(ops, "s")
+    assert violation is not None
+    assert len(violation.history) == 3
+
+
+def test_reports_a_stale_epoch() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", result="va"),
+        op("acquire", 2, 3, owner="A", lease=1, result=(1, "v1")),
+        op("acquire", 4, 5, owner="B", force=True, lease=2, result=(1, "v2")),  # not > 1
+    ]
+    assert check_session(ops, "s") is not None
+
+
+def test_reports_a_fenced_lease_that_wrote() -> None:
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
+        op("save", 2, 3, tag="other", expected=None, result="v1"),
+        op("delete", 4, 5),
+        # The session is absent again, so a create-only write would succeed: rule (b) forbids it.
+        op("lease_save", 6, 7, lease=1, tag="zombie", expected=None, result="v2"),
+    ]
+    violation = check_session(ops, "s")
+    assert violation is not None
+    assert violation.history[-1].tag == "zombie"
+
+
+def test_reports_two_leases_writing_a_new_session() -> None:
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
+        op("acquire", 0, 1, owner="B", lease=2, result=(1, None)),
+        op("lease_save", 2, 3, lease=1, tag="a", expected=None, result="va"),
+        op("lease_save", 4, 5, lease=2, tag="b", expected=None, result="vb"),
+    ]
+    assert check_session(ops, "s") is not None
+
+
+def test_reports_a_conflict_without_cause() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", result="va"),
+        op("save", 2, 3, "conflict", tag="b", expected="va"),
+    ]
+    assert check_session(ops, "s") is not None
+
+
+def test_reports_a_failed_write_that_landed() -> None:
+    ops = [
+        op("save", 0, 1, "failed", tag="a"),
+        op("load", 2, 3, result="a"),
+    ]
+    assert check_session(ops, "s") is not None
+
+
+def test_reports_a_decidable_outcome_unknown() -> None:
+    ops = [
+        op("save", 0, 1, "unknown", tag="a", raised_unknown=True),
+        op("load", 2, 3, result="a"),
+    ]
+    found = check_outcome_unknown(ops)
+    assert len(found) == 1
+    assert "OutcomeUnknown" in found[0].rule
+    ops[0].may_stall = True
+    assert check_outcome_unknown(ops) == []
+
+
+def test_minimal_history_drops_unrelated_reads() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", result="va"),
+        op("load", 1.5, 1.8, result="a"),
+        op("load", 1.9, 1.95, result="a"),
+        op("save", 2, 3, tag="b", result="vb"),
+        op("load", 4, 5, result="a"),
+    ]
+    violation = check_session(ops, "s")
+    assert violation is not None
+    assert len(violation.history) == 3
+    assert "tag=b" in str(violation)
+
+
+def test_foreign_restore_is_a_write_by_someone_else() -> None:
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
+        op("lease_save", 2, 3, lease=1, tag="a", expected=None, result="va"),
+        op("foreign_write", 4, 5, value=Value("seed", "vs")),
+        op("lease_save", 6, 7, lease=1, tag="b", expected="va", result="vb"),
+    ]
+    assert check_session(ops, "s") is not None
+
+
+@pytest.mark.parametrize("expected", [ANY, None])
+def test_failed_reads_constrain_nothing(expected: object) -> None:
+    ops = [
+        op("save", 0, 1, tag="a", expected=expected, result="va"),
+        op("load", 2, 3, "failed"),
+        op("load", 4, 5, result="a"),
+    ]
+    assert rules(ops) == []
+
+
+def test_a_foreign_restore_of_a_leases_own_body_revives_that_lease() -> None:
+    """Fencing is by version: restoring the lease's last body brings its version back."""
+    ops = [
+        op("save", 0, 1, tag="x", result="v0"),
+        op("acquire", 2, 3, owner="A", lease=1, result=(1, "v1")),
+        op("lease_save", 4, 5, lease=1, tag="a", expected="v1", result="v2"),
+        op("save", 6, 7, tag="other", result="v3"),
+        op("foreign_write", 8, 9, value=Value("a", "v2", "A", 1, True)),
+        op("lease_save", 10, 11, lease=1, tag="b", expected="v2", result="v4"),
+    ]
+    assert check_session(ops, "s") is None
+
+
+def test_an_injected_refusal_needs_no_justification() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", result="va"),
+        op("save", 2, 3, "conflict", tag="b", expected="va", refusal_injected=True),
+    ]
+    assert check_session(ops, "s") is None
+
+
+def test_a_tolerated_re_create_leaves_the_lease_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the re-create rule gated off, the lease's later writes are judged as current."""
+    from model import history
+
+    monkeypatch.setattr(history, "_FENCE_CREATE_AFTER_DELETE", False)
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
+        op("save", 2, 3, tag="other", expected=None, result="v1"),
+        op("delete", 4, 5),
+        op("lease_save", 6, 7, lease=1, tag="a", expected=None, result="v2"),
+        op("lease_save", 8, 9, lease=1, tag="b", expected="v2", result="v3"),
+    ]
+    assert check_session(ops, "s") is None
+    monkeypatch.setattr(history, "_FENCE_CREATE_AFTER_DELETE", True)
+    assert check_session(ops, "s") is not None
+
+
+def test_deleting_a_missing_session_fences_nobody() -> None:
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
+        op("delete", 2, 3),
+        op("lease_save", 4, 5, lease=1, tag="a", expected=None, result="va"),
+    ]
+    assert check_session(ops, "s") is None
