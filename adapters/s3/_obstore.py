@@ -435,6 +435,8 @@ def _build_store(settings: ObstoreSettings) -> S3Store:
     if os.environ.get("AWS_EC2_METADATA_DISABLED", "").strip().lower() == "true":
         config["metadata_endpoint"] = _NO_METADATA_ENDPOINT
         config["imdsv1_fallback"] = False
+    # One DeleteObject per delete (obstore would send a DeleteObjects bulk POST).
+    config["disable_bulk_delete"] = True
     if settings.checksum == "SHA256":
         config["checksum_algorithm"] = "sha256"
     if settings.sse is not None:
