@@ -103,6 +103,14 @@ class ObstoreSettings:
     checksum: str | None = "SHA256"
 
 
+def retry_delay(throttled: bool, number: int) -> float:
+    """Seconds to wait after failed attempt ``number`` (1-based): botocore's schedule,
+    full jitter doubling from 1 s when throttled and from 50 ms otherwise, at most 20 s.
+    (Tests replace this to retry without waiting, as they do botocore's.)"""
+    base = 1.0 if throttled else 0.05
+    return random.uniform(0.0, min(20.0, base * 2 ** (number - 1)))
+
+
 # ----------------------------------------------------------------- errors
 
 
@@ -216,8 +224,7 @@ class ObstoreTransport:
         )
 
     async def _backoff(self, attempt: _Attempt, number: int) -> None:
-        base = 1.0 if attempt.throttled else 0.05
-        await asyncio.sleep(random.uniform(0.0, min(20.0, base * 2 ** (number - 1))))
+        await asyncio.sleep(retry_delay(attempt.throttled, number))
 
     # ---------------------------------------------------------------- read
 
