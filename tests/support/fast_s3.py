@@ -261,7 +261,7 @@ class FastS3:
         self._handler = _Handler(self._state)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self.port = 0
 
     @property
@@ -299,7 +299,7 @@ class FastS3:
         await _cancel_others()
 
 
-async def start(handler: _Handler, port: int = 0) -> asyncio.AbstractServer:
+async def start(handler: _Handler, port: int = 0) -> asyncio.Server:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.CancelledError):  # closed by stop: end quietly
             await _serve_connection(handler, reader, writer)
