@@ -165,6 +165,7 @@ def concurrent_saves(loops: int, arm: str, n: int) -> float:
 
 def main() -> None:
     guard()
+
     def forward(cmd: list[str], args: Any) -> None:  # to pyperf's worker processes
         cmd.extend(["--suite", args.suite, "--arms", *args.arms])
 
