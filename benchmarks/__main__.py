@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[section] = pyperf_runs.run(
                     section, servers, rigorous=args.rigorous, say=_say
                 )
+                # Kept as each section ends, so a later failure loses nothing measured.
+                (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
 
     results["machine"]["load_average_end"] = [round(x, 2) for x in machine.load_average()]
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
