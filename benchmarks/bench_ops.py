@@ -38,8 +38,15 @@ if TYPE_CHECKING:
 SIZES = {"1KB": KIB, "64KB": 64 * KIB, "1MB": MIB}
 CONCURRENCY = (1, 8, 64, 256)
 BUCKET = "sessionstore-bench"
-STORE_ARMS = ("store-s3-boto3", "store-s3-obstore", "store-gcs")
-RAW_ARMS = ("raw-s3-boto3", "raw-s3-obstore", "raw-gcs")
+ARMS = (
+    "raw-s3-boto3",
+    "store-s3-boto3",
+    "raw-s3-obstore",
+    "store-s3-obstore",
+    "raw-gcs",
+    "store-gcs",
+    "codec",  # the store's own encode+validate (save) and decode (load), no I/O
+)
 
 
 def _s3_url() -> str:
@@ -86,6 +93,14 @@ class _Arm:
         self.name = f"{prefix}/a.json"
         self.save: Callable[[], Awaitable[object]]
         self.load: Callable[[], Awaitable[object]]
+        if arm == "codec":
+            from sessionstore import codec
+
+            meta = codec.StoreMeta(write_id=codec.new_write_id())
+            framed = codec.frame(codec.serialize("a", self.snapshot), meta)
+            self.save = _wrap(lambda: codec.serialize("a", self.snapshot))
+            self.load = _wrap(lambda: codec.decode("a", framed))
+            return
         if arm.startswith("store-"):
             store = open_store(arm, prefix)
             self.save = lambda: store.save("a", self.snapshot)
@@ -171,12 +186,13 @@ def main() -> None:
 
     runner = pyperf.Runner(add_cmdline_args=forward)
     runner.argparser.add_argument("--suite", choices=("cpu", "throughput"), required=True)
-    runner.argparser.add_argument("--arms", nargs="+", default=[*RAW_ARMS, *STORE_ARMS])
+    runner.argparser.add_argument("--arms", nargs="+", default=list(ARMS))
     args: Any = runner.parse_args()
     if args.suite == "cpu":
-        for arm in args.arms:
-            for label, size in SIZES.items():
-                for op in ("save", "load"):
+        # Each raw arm next to its store arm, so every ratio compares neighbours in time.
+        for label, size in SIZES.items():
+            for op in ("save", "load"):
+                for arm in args.arms:
                     runner.bench_time_func(f"cpu {arm} {op} {label}", cpu_per_op, arm, op, size)
     else:
         for arm in args.arms:

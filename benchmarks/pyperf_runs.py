@@ -133,6 +133,10 @@ def _coldstart_commands(servers: Servers) -> dict[str, str]:
     return {
         "python -c pass (interpreter floor)": "import os; os._exit(0)",
         "import sessionstore": "import os, sessionstore; os._exit(0)",
+        "memory://: open, first load (the library's floor, no I/O)": (
+            "import asyncio, os, sessionstore; store = sessionstore.open_store('memory://'); "
+            "asyncio.run(store.load('resume')); os._exit(0)"
+        ),
         "s3 boto3: open, first resume (load)": _RESUME.format(extra="", url=s3, options=""),
         "s3 obstore: open, first resume (load)": _RESUME.format(
             extra="", url=f"{s3}&transport=obstore", options=""

@@ -92,6 +92,17 @@ def _cpu(rows: list[dict[str, Any]]) -> list[str]:
                     continue
                 ratio = f"{store['mean_s'] / raw['mean_s']:.2f}" if raw and store else ""
                 out.append(f"| {transport} | {op} | {size} | {_us(raw)} | {_us(store)} | {ratio} |")
+    out += [
+        "",
+        "The store's own codec, no I/O (core `codec.serialize`: dump, validate the exact",
+        "JSON, compare; `codec.decode`), µs per call, same run:",
+        "",
+        "| op | 1KB | 64KB | 1MB |",
+        "|---|---|---|---|",
+    ]
+    for op, what in (("save", "serialize"), ("load", "decode")):
+        cells = [_us(values.get(("codec", op, size))) for size in ("1KB", "64KB", "1MB")]
+        out.append(f"| {what} | " + " | ".join(cells) + " |")
     return [*out, ""]
 
 
