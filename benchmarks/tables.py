@@ -131,7 +131,7 @@ def _throughput(rows: list[dict[str, Any]]) -> list[str]:
 
 def _coldstart(rows: list[dict[str, Any]]) -> list[str]:
     out = [
-        "### Cold start: process start to exit (pyperf command, ms, mean ± stdev)",
+        "### Cold start: process start to first resume (pyperf command, ms, mean ± stdev)",
         "",
         "| variant | ms |",
         "|---|---|",
