@@ -42,7 +42,6 @@ All obstore errors are translated here, in :func:`_classify` / :func:`_translate
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import os
@@ -562,8 +561,3 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes
         body = await reader.read()
         keep = False
     return status, keep, body
-
-
-def sha256_header(body: bytes) -> str:
-    """The base64 SHA-256 S3 expects in x-amz-checksum-sha256 (for tests and benchmarks)."""
-    return base64.b64encode(hashlib.sha256(body).digest()).decode()

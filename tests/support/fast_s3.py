@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
@@ -322,10 +322,6 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
-
-
-def quote_key(key: str) -> str:
-    return quote(key, safe="/")
 
 
 async def _cancel_others() -> None:
