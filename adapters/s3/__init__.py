@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from sessionstore.adapters.s3 import _attempts as attempts
 from sessionstore.adapters.s3 import _history
 from sessionstore.adapters.s3._config import (
+    TRANSPORTS,
     ClientSettings,
     Encryption,
     build_client,
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_s3 import S3Client
 
+    from sessionstore.adapters.s3._obstore import ObstoreTransport
     from sessionstore.contract import ExpectedVersion, RemoveExpected
     from sessionstore.registry import StoreUrl
 
@@ -120,9 +122,16 @@ class S3Persistence(SessionPersistence):
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
         max_attempts: int | None = None,
+        transport: str = "boto3",
     ) -> None:
         super().__init__(max_bytes=max_bytes, max_workers=max_workers)
         check_bucket(bucket)
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}, not {transport!r}")
+        if transport == "obstore" and checksum not in ("SHA256", None):
+            raise ValueError("transport='obstore' supports checksum='SHA256' or None")
+        if transport == "obstore" and client is not None:
+            raise ValueError("client= is a boto3 client; transport='obstore' builds its own")
         check_checksum(checksum)
         if not 1 <= page_size <= _MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {_MAX_PAGE_SIZE}")
@@ -150,6 +159,11 @@ class S3Persistence(SessionPersistence):
         self._owns_client = client is None
         self._client_lock = threading.Lock()
         self._journal_installed = False
+        self.transport = transport
+        # The obstore transport (see _obstore): natively async, never on the worker pool.
+        self._fast: ObstoreTransport | None = None
+        if transport == "obstore":
+            self._fast = _obstore_transport(bucket, self._settings, self._encryption, checksum)
 
     @classmethod
     def from_url(cls, url: StoreUrl, **options: Any) -> S3Persistence:
@@ -163,20 +177,39 @@ class S3Persistence(SessionPersistence):
             raise InvalidStoreUrl(f"{url.raw!r}: {exc}") from exc
 
     def __repr__(self) -> str:
-        return f"S3Persistence('s3://{self.bucket}/{self.prefix}')"
+        via = "" if self.transport == "boto3" else f"?transport={self.transport}"
+        return f"S3Persistence('s3://{self.bucket}/{self.prefix}{via}')"
 
     # ----------------------------------------------------------- primitives
 
     async def _read(self, session_id: str) -> StoredObject | None:
+        if self._fast is not None:
+            return await self._fast.read(self._key(session_id), session_id, self.max_bytes)
         return await self._run_sync(self._read_sync, session_id)
 
     async def _write(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
+        if self._fast is not None:
+            return await self._fast.write(self._key(session_id), session_id, body, expected)
         return await self._run_sync(self._write_sync, session_id, body, expected)
 
     async def _remove(self, session_id: str, expected: RemoveExpected) -> None:
+        if self._fast is not None:
+            await self._fast.remove(self._key(session_id), session_id, expected)
+            return
         await self._run_sync(self._remove_sync, session_id, expected)
 
     async def _list(self, prefix: str) -> AsyncIterator[str]:
+        if self._fast is not None:
+            start = len(self._key_prefix)
+            pages = self._fast.list_keys(
+                self._key_prefix.rstrip("/"), self._key_prefix + prefix, self._page_size
+            )
+            async for keys in pages:
+                for key in keys:
+                    name = key[start:]
+                    if "/" not in name and name.endswith(_SUFFIX) and len(name) > len(_SUFFIX):
+                        yield name[: -len(_SUFFIX)]
+            return
         token: str | None = None
         while True:
             # One page per worker hop, so a caller that stops early fetches no more.
@@ -187,6 +220,17 @@ class S3Persistence(SessionPersistence):
                 return
 
     async def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
+        if self._fast is not None:  # obstore lists keys only: no last-modified times
+            start = len(self._key_prefix)
+            pages = self._fast.list_keys(
+                self._key_prefix.rstrip("/"), self._key_prefix + prefix, self._page_size
+            )
+            async for keys in pages:
+                for key in keys:
+                    name = key[start:]
+                    if name.endswith(_SUFFIX) and len(name) > len(_SUFFIX):
+                        yield ListedObject(name[: -len(_SUFFIX)], None)
+            return
         token: str | None = None
         while True:
             found, token = await self._run_sync(self._list_page_sync, prefix, token, True)
@@ -198,6 +242,8 @@ class S3Persistence(SessionPersistence):
     def _after_fork(self) -> None:
         super()._after_fork()
         self._client_lock = threading.Lock()
+        if self._fast is not None:
+            self._fast.forget()
         if self._owns_client:
             # The parent's connections are not ours to use (or to close: a TLS close
             # would tear down the parent's session): build a fresh client on first use.
@@ -205,6 +251,8 @@ class S3Persistence(SessionPersistence):
             self._journal_installed = False
 
     async def _close(self) -> None:
+        if self._fast is not None:
+            await self._fast.close()
         if not self._owns_client:
             return  # the caller's client: theirs to close
         with self._client_lock:
@@ -359,3 +407,24 @@ def _timestamp(when: object) -> float | None:
     """A listing's LastModified (a datetime from botocore) as Unix seconds."""
     timestamp = getattr(when, "timestamp", None)
     return float(timestamp()) if callable(timestamp) else None
+
+
+def _obstore_transport(
+    bucket: str, settings: ClientSettings, encryption: Encryption, checksum: str | None
+) -> ObstoreTransport:
+    from sessionstore.adapters.s3._obstore import ObstoreSettings, ObstoreTransport
+
+    return ObstoreTransport(
+        ObstoreSettings(
+            bucket=bucket,
+            region=settings.region,
+            endpoint_url=settings.endpoint_url,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_attempts=settings.max_attempts,
+            sse=encryption.sse,
+            kms_key_id=encryption.kms_key_id,
+            bucket_key=encryption.bucket_key,
+            checksum=checksum,
+        )
+    )

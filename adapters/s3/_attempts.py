@@ -25,6 +25,9 @@ deletes alike. botocore retries it with its throttling back-off (full jitter, 1 
 base, doubling) up to the client's attempt limit; a call throttled on every attempt
 ends as ``BackendUnavailable`` with nothing written.
 
+Our PutObjects go out without ``Expect: 100-continue`` (see :func:`_drop_expect`): one
+round trip per save instead of two.
+
 Every retry botocore sends inside a journal is logged as a warning on the
 ``sessionstore.adapters.s3`` logger, naming the call, the attempt number out of the
 client's limit and what the previous attempt met, so a user watching a CLI sees
@@ -63,6 +66,7 @@ logger = logging.getLogger("sessionstore.adapters.s3")
 
 _HANDLER_ID = "sessionstore-s3-attempt-journal"
 _RETRY_LOG_ID = "sessionstore-s3-retry-warning"
+_NO_EXPECT_ID = "sessionstore-s3-no-expect-continue"
 #: botocore's total attempts per retry mode when the config names none.
 _DEFAULT_ATTEMPTS = {"standard": 3, "adaptive": 3, "legacy": 5}
 # Failures raised before a single byte of the request was sent.
@@ -157,9 +161,29 @@ class Journal:
 
 
 def install(client: S3Client) -> None:
-    """Record attempts of ``client``'s calls and log its retries; idempotent per client."""
+    """Record attempts of ``client``'s calls, log its retries, and send our PutObjects
+    without ``Expect: 100-continue``; idempotent per client."""
     client.meta.events.register("response-received.s3", _record, unique_id=_HANDLER_ID)
     client.meta.events.register("request-created.s3", _warn_on_retry, unique_id=_RETRY_LOG_ID)
+    client.meta.events.register("before-send.s3", _drop_expect, unique_id=_NO_EXPECT_ID)
+
+
+def _drop_expect(request: Any = None, **_: Any) -> None:
+    """One round trip per PutObject: send the body with the headers.
+
+    botocore asks for ``Expect: 100-continue`` on every PutObject and waits for the
+    server's interim answer before sending the body: a second round trip, for bodies
+    that are small (a session snapshot) and that S3 accepts or refuses only once it
+    has them anyway. The header is not signed (SigV4 leaves ``expect`` out), so it is
+    removed after signing, before sending. Only inside a journal, i.e. only for this
+    store's own calls: other calls on a client the caller passed in keep botocore's
+    behaviour.
+    """
+    if request is None or getattr(_local, "journal", None) is None:
+        return
+    headers = request.headers
+    if "Expect" in headers:
+        del headers["Expect"]
 
 
 def max_attempts_of(client: S3Client) -> int | None:

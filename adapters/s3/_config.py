@@ -12,10 +12,6 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
-from botocore.compat import HAS_CRT
-from botocore.config import Config
-
 from sessionstore.errors import InvalidStoreUrl, MissingDependency
 
 if TYPE_CHECKING:
@@ -25,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKSUMS",
+    "TRANSPORTS",
     "ClientSettings",
     "Encryption",
     "build_client",
@@ -35,6 +32,7 @@ __all__ = [
 ]
 
 CHECKSUMS: Final = ("SHA256", "CRC32", "CRC32C")
+TRANSPORTS: Final = ("boto3", "obstore")
 SSE_MODES: Final = ("AES256", "aws:kms")
 
 
@@ -112,11 +110,17 @@ def _is_multi_region_access_point(bucket: str) -> bool:
 def check_checksum(checksum: str | None) -> None:
     if checksum is not None and checksum not in CHECKSUMS:
         raise ValueError(f"checksum must be one of {CHECKSUMS} or None, not {checksum!r}")
-    if checksum == "CRC32C" and not HAS_CRT:
+    if checksum == "CRC32C" and not _has_crt():
         raise MissingDependency(
             "checksum='CRC32C' needs botocore's CRT extension: pip install 'botocore[crt]' "
             "(or use the default checksum='SHA256', which needs nothing extra)"
         )
+
+
+def _has_crt() -> bool:
+    from botocore.compat import HAS_CRT
+
+    return bool(HAS_CRT)
 
 
 def checksum_params(checksum: str | None, body: bytes) -> dict[str, Any]:
@@ -149,6 +153,11 @@ def build_client(settings: ClientSettings) -> S3Client:
     ``AWS_ENDPOINT_URL`` handling. A fresh boto3 session per store, because boto3's
     default session is not safe to use from several threads at once.
     """
+    # Imported here, not at module level: a store on the obstore transport never
+    # builds a boto3 client, so it never pays for importing boto3.
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         region_name=settings.region,
         retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
@@ -195,6 +204,7 @@ _QUERY_OPTIONS: Final[Mapping[str, Callable[[str], Any]]] = {
     "max_attempts": int,
     "connect_timeout": float,
     "read_timeout": float,
+    "transport": str,
 }
 
 

@@ -90,6 +90,7 @@ def test_import_loads_no_cloud_sdk_or_cli_framework() -> None:
         "rich",
         "tqdm",
         "argcomplete",
+        "obstore",
         "sessionstore.cli",
     )
     assert [m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)] == []

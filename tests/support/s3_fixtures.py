@@ -35,6 +35,7 @@ __all__ = [
     "collect",
     "count_connects",
     "key_of",
+    "obstore_store",
     "run",
     "s3_bucket",
     "s3_client",
@@ -110,6 +111,34 @@ def s3_store(
 ) -> Iterator[S3Persistence]:
     """An empty S3 store on a fresh prefix; the request log starts empty, no faults planned."""
     store = S3Persistence(s3_bucket, s3_prefix, client=s3_client, max_workers=32)
+    s3_server.clear_faults()
+    s3_server.reset_log()
+    yield store
+    s3_server.clear_faults()
+    asyncio.run(store.aclose())
+
+
+@pytest.fixture
+def obstore_store(
+    s3_server: S3Emulator,
+    s3_bucket: str,
+    s3_prefix: str,
+    aws_sandbox: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[S3Persistence]:
+    """An empty store on the obstore transport: static credentials (from ``aws_sandbox``),
+    metadata lookups off, the loopback endpoint, retries without back-off (like the
+    boto3 fixtures); the request log starts empty."""
+    from sessionstore.adapters.s3 import _obstore
+
+    monkeypatch.setattr(_obstore, "retry_delay", lambda throttled, number: 0.0)
+    store = S3Persistence(
+        s3_bucket,
+        s3_prefix,
+        transport="obstore",
+        endpoint_url=s3_server.endpoint_url,
+        max_attempts=3,  # as many as the boto3 fixtures' client makes
+    )
     s3_server.clear_faults()
     s3_server.reset_log()
     yield store
