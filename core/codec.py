@@ -49,7 +49,6 @@ __all__ = [
     "trusted_payload",
     "version_of",
     "write_id_in",
-    "write_id_of",
 ]
 
 META_FIELD = "_sessionstore"
@@ -60,8 +59,6 @@ MAX_META_BYTES = 16384
 MAX_REMEMBERED_KEYS = 32
 
 _META_PREFIX = b'{"' + META_FIELD.encode() + b'":'
-# What encode() writes first, so version_of() can read the write id without a parse.
-_WRITE_ID_PREFIX = re.compile(re.escape(_META_PREFIX) + rb'\{"v":1,"write_id":"([0-9a-f]{32})"')
 _DECODER = json.JSONDecoder()
 # Where the metadata object starts in a body that another program re-serialised.
 _FOREIGN_META_START = re.compile(rb'\s*\{\s*"' + re.escape(META_FIELD.encode()) + rb'"\s*:\s*')
@@ -289,23 +286,16 @@ def is_claim(body: bytes) -> bool:
     return meta is not None and meta.claim
 
 
-#: Enough leading bytes of a body to hold its write id (see :func:`write_id_of`).
-WRITE_ID_HEAD_BYTES = 128
-
-
-def write_id_of(head: bytes) -> str | None:
-    """The write id at the start of a body we wrote (its first bytes suffice), else None."""
-    match = _WRITE_ID_PREFIX.match(head)
-    return match.group(1).decode() if match else None
-
-
 def version_of(body: bytes) -> str:
-    """The version a local store reports for ``body``: its write id, else a content hash.
+    """The version a local store reports for ``body``: a hash of its bytes.
 
-    Bodies written by another program (the seed) carry no write id; their
-    version is derived from their content.
+    Every body written here carries a fresh write id, so versions never repeat; and
+    any change another program makes to a body (even one that keeps our metadata
+    intact) changes its version, so a stale writer's ``expected_version`` fails, as it
+    does against S3's ETag. Only a byte-for-byte restore of an old body brings its
+    version back.
     """
-    return write_id_of(body) or "sha256:" + hashlib.sha256(body).hexdigest()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def _find_meta(session_id: str, body: bytes) -> StoreMeta | None:
@@ -356,6 +346,8 @@ _META_NAME = b'"' + META_FIELD.encode() + b'"'
 
 def _decode_meta(session_id: str, body: bytes, start: int) -> tuple[StoreMeta, int]:
     """The metadata object starting at byte ``start``, and the byte just after it."""
+    while body[start : start + 1] in (b" ", b"\t", b"\n", b"\r"):  # json.dumps spacing
+        start += 1
     # Decode only the head: a cut multi-byte character past the metadata is harmless.
     head = body[start : start + MAX_META_BYTES].decode("utf-8", errors="replace")
     try:

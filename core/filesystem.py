@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sessionstore._workers import point_of_no_return
-from sessionstore.codec import WRITE_ID_HEAD_BYTES, version_of, write_id_of
+from sessionstore.codec import version_of
 from sessionstore.contract import (
     ANY_VERSION,
     DEFAULT_MAX_BYTES,
@@ -180,11 +180,10 @@ class FsPersistence(SessionPersistence):
         return StoredObject(body, version_of(body))
 
     def _current_version(self, session_id: str) -> str | None:
-        """The stored version, from the first bytes when we wrote the file (no full read)."""
+        """The stored version (a hash of the whole file: any foreign change shows)."""
         try:
             with open(self._path(session_id), "rb") as file:
-                head = file.read(WRITE_ID_HEAD_BYTES)
-                return write_id_of(head) or version_of(head + file.read())
+                return version_of(file.read())
         except FileNotFoundError:
             return None
 

@@ -17,8 +17,10 @@ from sessionstore.contract import ANY_VERSION, SessionPersistence
 from sessionstore.errors import (
     ConflictError,
     CorruptSnapshot,
+    FencedError,
     InvalidSessionId,
     InvalidSnapshot,
+    SessionBusy,
     SnapshotTooLarge,
 )
 from sessionstore.model import SessionSnapshot
@@ -161,6 +163,36 @@ class SessionPersistenceContract(LeaseContract, ExactlyOnceContract, DocumentsCo
         again = run(store.load("seeded"))
         assert again is not None
         assert again.turn_count == 6
+
+    @pytest.mark.parametrize(
+        "rewrite",
+        [
+            {},  # json.dumps' default spacing: '{"_sessionstore": {"v": 1, ...'
+            {"indent": 2},  # a pretty-printer
+            {"sort_keys": True, "indent": 1},
+            {"separators": (",", ":"), "ensure_ascii": True},
+        ],
+    )
+    def test_a_body_another_program_rewrote_loads_and_keeps_its_lease(
+        self, store: SessionPersistence, rewrite: dict[str, Any]
+    ) -> None:
+        """An operator's script that loads and dumps the JSON must not brick the session,
+        and the lease fields (and compare-and-swap) keep working through it."""
+        lease = run(store.acquire("s-1", "region-a"))
+        run(lease.save(make_snapshot(1)))
+        stored = run(store._read("s-1"))
+        assert stored is not None
+        rewritten = json.dumps(json.loads(stored.body), **rewrite).encode()
+        run(store._write("s-1", rewritten, ANY_VERSION))
+        loaded = run(store.load_versioned("s-1"))
+        assert loaded is not None
+        assert loaded.snapshot == make_snapshot(1)
+        with pytest.raises(SessionBusy):  # the lease fields survived the rewrite
+            run(store.acquire("s-1", "region-b"))
+        with pytest.raises(FencedError):  # a foreign write fences the lease, as any write
+            run(lease.save(make_snapshot(2)))
+        run(store.save("s-1", make_snapshot(3), expected_version=loaded.version))
+        assert run(store.load("s-1")) == make_snapshot(3)
 
     def test_valid_id_edge_cases_round_trip(self, store: SessionPersistence) -> None:
         ids = ["a", "Z" * 200, "0.a_b:c@d=e+f-g", "user@example.com:call=7"]

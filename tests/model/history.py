@@ -91,6 +91,10 @@ Kind = Literal[
 ]
 
 
+CLAIM = "<claim>"
+"""The tag of a claim: what an acquire of a missing session stores (reads as absent)."""
+
+
 @dataclass(frozen=True)
 class Value:
     """What the register holds: snapshot tag, version and lease metadata."""
@@ -100,6 +104,11 @@ class Value:
     owner: str | None = None
     epoch: int = 0
     held: bool = False
+
+
+def _visible(value: Value | None) -> Value | None:
+    """What a read reports: a claim reads as absent."""
+    return None if value is None or value.tag == CLAIM else value
 
 
 @dataclass
@@ -212,7 +221,7 @@ def _precondition(m: _Matcher, state: _State, expected: Expected) -> tuple[bool,
     if expected is ANY:
         return True, state
     if expected is None:
-        return state.value is None, state
+        return _visible(state.value) is None, state
     if state.value is None:
         return False, state
     return m.same(state, state.value.version, expected)
@@ -242,11 +251,12 @@ def _step_read(m: _Matcher, state: _State, op: Op) -> list[_State]:
             return []
     if op.outcome != "ok":
         return [state]
+    if kind == "exists":  # a listing: a claim is listed
+        return [state] if op.result == (value is not None) else []
+    value = _visible(value)
     if kind in {"load", "lease_load"}:
         seen = None if value is None else value.tag
         return [state] if seen == op.result else []
-    if kind == "exists":
-        return [state] if op.result == (value is not None) else []
     if op.result is None or value is None:  # load_versioned
         return [state] if op.result is None and value is None else []
     assert isinstance(op.result, tuple)
@@ -278,21 +288,24 @@ def _step_acquire(state: _State, op: Op, leases: dict[int, Op]) -> list[_State]:
         return [state] if holder_is_other and not op.force else []
     if holder_is_other and not op.force and not op.stale:
         return []
+    fenced = _fence_others(state, leases, op.lease) - {op.lease}
     if value is None:
-        if op.outcome == "unknown":
-            return [state]  # nothing is written for a missing session
-        epoch, version = _acquired(op)
-        if version is not None or (epoch <= state.top_epoch and _EPOCH_RULE_ACROSS_DELETE):
-            return []
-        # Nothing is written: the epoch is handed out, but stored only by a lease write.
-        return [replace(state, fenced=state.fenced - {op.lease})]
+        # A missing session gets a claim (create-only): epoch 1, read as absent.
+        if op.outcome == "ok":
+            epoch, version = _acquired(op)
+            if version is None or epoch != 1:
+                return []
+            if epoch <= state.top_epoch and _EPOCH_RULE_ACROSS_DELETE:
+                return []
+        claim = Value(CLAIM, _new_version(op), op.owner, 1, True)
+        claimed = replace(state, value=claim, fenced=fenced, top_epoch=max(state.top_epoch, 1))
+        return [claimed, state] if op.outcome == "unknown" else [claimed]
     epoch = value.epoch + 1
     if op.outcome == "ok":
         got_epoch, version = _acquired(op)
         if got_epoch != epoch or version is None or got_epoch <= state.top_epoch:
             return []
     new = Value(value.tag, _new_version(op), op.owner, epoch, True)
-    fenced = _fence_others(state, leases, op.lease) - {op.lease}
     return [replace(state, value=new, fenced=fenced, top_epoch=max(state.top_epoch, epoch))]
 
 
@@ -311,11 +324,14 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
         return [state]
     if not allowed:
         return []
+    fenced = _fence_others(after, leases, op.lease) - {op.lease}
+    if kind == "lease_release" and after.value is not None and after.value.tag == CLAIM:
+        # Releasing a claim that was never saved deletes it: back to absent.
+        return [replace(after, value=None, fenced=fenced)]
     assert op.tag is not None
     epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
     new = Value(op.tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
     # Its own write leaves the lease current (a tolerated re-create, too).
-    fenced = _fence_others(after, leases, op.lease) - {op.lease}
     return [replace(after, value=new, fenced=fenced, top_epoch=max(after.top_epoch, epoch))]
 
 
@@ -339,8 +355,10 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
             return [state]
         if not ok:
             return []
-        if kind == "delete" and after.value is None:
-            return [after]  # deleting nothing changes nothing: no one is fenced by it
+        if kind == "delete" and (after.value is None or op.expected is None):
+            # Deleting nothing changes nothing, and "expect absent" only checks (a claim
+            # reads as absent and stays): no one is fenced by it.
+            return [after]
         fenced = _fence_others(after, leases, None)
         # A plain save stores no lease fields (epoch 0) and a delete stores nothing.
         top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0
@@ -365,7 +383,8 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
     if kind == "update":
         if op.outcome in {"conflict", "failed"}:
             return [state]
-        seen = None if value is None else value.tag
+        visible = _visible(value)
+        seen = None if visible is None else visible.tag
         if op.outcome == "ok" and op.seen != seen:
             return []
         assert op.tag is not None

@@ -131,11 +131,11 @@ def test_reports_a_stale_epoch() -> None:
 
 def test_reports_a_fenced_lease_that_wrote() -> None:
     ops = [
-        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
-        op("save", 2, 3, tag="other", expected=None, result="v1"),
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, "c1")),  # a claim
+        op("save", 2, 3, tag="other", expected=None, result="v1"),  # replaces the claim
         op("delete", 4, 5),
-        # The session is absent again, so a create-only write would succeed: rule (b) forbids it.
-        op("lease_save", 6, 7, lease=1, tag="zombie", expected=None, result="v2"),
+        # Rule (b): once someone else wrote or deleted, the lease never writes again.
+        op("lease_save", 6, 7, lease=1, tag="zombie", expected="c1", result="v2"),
     ]
     violation = check_session(ops, "s")
     assert violation is not None
@@ -144,10 +144,10 @@ def test_reports_a_fenced_lease_that_wrote() -> None:
 
 def test_reports_two_leases_writing_a_new_session() -> None:
     ops = [
-        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
-        op("acquire", 0, 1, owner="B", lease=2, result=(1, None)),
-        op("lease_save", 2, 3, lease=1, tag="a", expected=None, result="va"),
-        op("lease_save", 4, 5, lease=2, tag="b", expected=None, result="vb"),
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, "c1")),
+        op("acquire", 0, 1, owner="B", force=True, lease=2, result=(2, "c2")),
+        op("lease_save", 2, 3, lease=1, tag="a", expected="c1", result="va"),
+        op("lease_save", 4, 5, lease=2, tag="b", expected="c2", result="vb"),
     ]
     assert check_session(ops, "s") is not None
 
@@ -196,8 +196,8 @@ def test_minimal_history_drops_unrelated_reads() -> None:
 
 def test_foreign_restore_is_a_write_by_someone_else() -> None:
     ops = [
-        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
-        op("lease_save", 2, 3, lease=1, tag="a", expected=None, result="va"),
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, "c1")),
+        op("lease_save", 2, 3, lease=1, tag="a", expected="c1", result="va"),
         op("foreign_write", 4, 5, value=Value("seed", "vs")),
         op("lease_save", 6, 7, lease=1, tag="b", expected="va", result="vb"),
     ]
@@ -235,27 +235,25 @@ def test_an_injected_refusal_needs_no_justification() -> None:
     assert check_session(ops, "s") is None
 
 
-def test_a_tolerated_re_create_leaves_the_lease_current(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the re-create rule gated off, the lease's later writes are judged as current."""
-    from model import history
-
-    monkeypatch.setattr(history, "_FENCE_CREATE_AFTER_DELETE", False)
+def test_expect_absent_delete_of_a_claim_fences_nobody() -> None:
     ops = [
-        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
-        op("save", 2, 3, tag="other", expected=None, result="v1"),
-        op("delete", 4, 5),
-        op("lease_save", 6, 7, lease=1, tag="a", expected=None, result="v2"),
-        op("lease_save", 8, 9, lease=1, tag="b", expected="v2", result="v3"),
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, "c1")),
+        op("load", 2, 3, result=None),  # a claim reads as absent
+        op("delete", 4, 5, expected=None),  # "expect absent" holds, and changes nothing
+        op("lease_save", 6, 7, lease=1, tag="a", expected="c1", result="va"),
     ]
     assert check_session(ops, "s") is None
-    monkeypatch.setattr(history, "_FENCE_CREATE_AFTER_DELETE", True)
+
+
+def test_an_unconditional_delete_of_a_claim_fences_its_lease() -> None:
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, "c1")),
+        op("delete", 2, 3),
+        op("lease_save", 4, 5, lease=1, tag="a", expected="c1", result="va"),
+    ]
     assert check_session(ops, "s") is not None
 
 
-def test_deleting_a_missing_session_fences_nobody() -> None:
-    ops = [
-        op("acquire", 0, 1, owner="A", lease=1, result=(1, None)),
-        op("delete", 2, 3),
-        op("lease_save", 4, 5, lease=1, tag="a", expected=None, result="va"),
-    ]
-    assert check_session(ops, "s") is None
+def test_an_acquire_of_a_missing_session_must_leave_a_claim() -> None:
+    ops = [op("acquire", 0, 1, owner="A", lease=1, result=(1, None))]
+    assert check_session(ops, "s") is not None
