@@ -188,6 +188,9 @@ class _State:
     fenced: frozenset[int]  # leases someone else has written past
     bindings: tuple[tuple[str, str], ...]  # placeholder -> observed version
     top_epoch: int  # highest epoch handed out so far
+    # Fenced leases a foreign restore made current again: they may write (CAS passes),
+    # or refuse because they had learnt they were fenced (sticky); both are allowed.
+    revived: frozenset[int] = frozenset()
 
     def bound(self, version: str) -> str | None:
         for placeholder, observed in self.bindings:
@@ -319,12 +322,13 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
     tolerated = op.expected is None and not _FENCE_CREATE_AFTER_DELETE
     allowed = ok and (op.lease not in state.fenced or tolerated)
     if op.outcome == "fenced":
-        return [] if allowed else [state]
+        return [] if allowed and op.lease not in state.revived else [state]
     if not applied:
         return [state]
     if not allowed:
         return []
     fenced = _fence_others(after, leases, op.lease) - {op.lease}
+    after = replace(after, revived=frozenset())
     if kind == "lease_release" and after.value is not None and after.value.tag == CLAIM:
         # Releasing a claim that was never saved deletes it: back to absent.
         return [replace(after, value=None, fenced=fenced)]
@@ -378,7 +382,15 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
             lid for lid, versions in _lease_versions(leases).items() if op.value.version in versions
         }
         # What the body says is all the library can know: epochs go on from its epoch.
-        return [replace(state, value=op.value, fenced=fenced - revived, top_epoch=op.value.epoch)]
+        return [
+            replace(
+                state,
+                value=op.value,
+                fenced=fenced - revived,
+                top_epoch=op.value.epoch,
+                revived=frozenset(revived & state.fenced),
+            )
+        ]
 
     if kind == "update":
         if op.outcome in {"conflict", "failed"}:
