@@ -330,8 +330,10 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
     fenced = _fence_others(after, leases, op.lease) - {op.lease}
     after = replace(after, revived=frozenset())
     if kind == "lease_release" and after.value is not None and after.value.tag == CLAIM:
-        # Releasing a claim that was never saved deletes it: back to absent.
-        return [replace(after, value=None, fenced=fenced)]
+        # Releasing a claim that was never saved deletes it: back to absent (and, like a
+        # delete, epochs may start again).
+        top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0
+        return [replace(after, value=None, fenced=fenced, top_epoch=top)]
     assert op.tag is not None
     epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
     new = Value(op.tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
