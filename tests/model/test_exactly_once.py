@@ -61,8 +61,9 @@ def turns() -> st.SearchStrategy[list[Turn]]:
 
 def apply_key(key: str) -> Callable[[SessionSnapshot | None], SessionSnapshot]:
     def fn(current: SessionSnapshot | None) -> SessionSnapshot:
-        applied = list(current.state.get("applied", [])) if current else []
-        applied.append(key)
+        stored = current.state.get("applied", []) if current else []
+        assert isinstance(stored, list)
+        applied = [*stored, key]
         return SessionSnapshot(phase="turns", turn_count=len(applied), state={"applied": applied})
 
     return fn
