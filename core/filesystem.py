@@ -151,16 +151,20 @@ class FsPersistence(SessionPersistence):
         self._sweep_lock = threading.Lock()
 
     async def _list(self, prefix: str) -> AsyncIterator[str]:
-        names = self._iter_names(prefix)
+        async for name in self._stream(self._iter_names(prefix)):
+            yield name
+
+    async def _stream(self, items: Generator[T, None, None]) -> AsyncIterator[T]:
+        """Yield a blocking generator's items, a batch per worker hop."""
         try:
             while True:
-                batch = await self._run_sync(_take, names, _LIST_BATCH)
-                for name in batch:
-                    yield name
+                batch = await self._run_sync(_take, items, _LIST_BATCH)
+                for item in batch:
+                    yield item
                 if len(batch) < _LIST_BATCH:
                     return
         finally:
-            names.close()  # closes the directory handle if the caller stops early
+            items.close()  # closes directory handles if the caller stops early
 
     # ------------------------------------------------------------ sync work
 
@@ -238,16 +242,8 @@ class FsPersistence(SessionPersistence):
                     yield name[: -len(_SUFFIX)]
 
     async def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
-        found = self._walk(prefix)
-        try:
-            while True:
-                batch = await self._run_sync(_take, found, _LIST_BATCH)
-                for listed in batch:
-                    yield listed
-                if len(batch) < _LIST_BATCH:
-                    return
-        finally:
-            found.close()
+        async for listed in self._stream(self._walk(prefix)):
+            yield listed
 
     def _walk(self, prefix: str) -> Generator[ListedObject, None, None]:
         """Every ``*.json`` file below the directory whose name starts with ``prefix``."""
