@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from sessionstore.contract import SessionPersistence
     from support.gcs_server import GcsEmulator
+    from support.s3_servers import S3Server
 
 #: What every backend must report: every base capability, plus copy_thread.
 EXPECTED = {
@@ -79,6 +80,17 @@ def test_s3_on_moto(s3_bucket: str, s3_client: S3Client) -> None:
         conformance(
             "sessionstore s3:// (moto)",
             lambda: S3Persistence(s3_bucket, f"lg-{uuid.uuid4().hex[:12]}", client=s3_client),
+        )
+    )
+
+
+def test_s3_on_seaweedfs(seaweedfs: S3Server) -> None:
+    """An independent S3 implementation, so moto's serialising shim is not the only S3."""
+    client = seaweedfs.client()
+    check(
+        conformance(
+            "sessionstore s3:// (SeaweedFS)",
+            lambda: S3Persistence(seaweedfs.bucket, f"lg-{uuid.uuid4().hex[:12]}", client=client),
         )
     )
 
