@@ -288,7 +288,10 @@ class ObstoreTransport:
             except Exception as exc:
                 attempt = _classify(exc)
                 seen.append(attempt)
-                self._decide_write(attempt, seen, where, session_id, blind, "written", exc)
+                # A create-only write that got no answer may still be held by the server
+                # (and land after a later delete): never re-sent, like a blind one.
+                unresendable = blind or (expected is None and attempt.status is None)
+                self._decide_write(attempt, seen, where, session_id, unresendable, "written", exc)
                 await self._backoff(attempt, len(seen))
                 self._warn_retry(where, attempt, len(seen) + 1)
                 continue

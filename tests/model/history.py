@@ -249,7 +249,8 @@ def _step_read(m: _Matcher, state: _State, op: Op) -> list[_State]:
     if kind == "lease_load":
         ok, state = _precondition(m, state, op.expected)
         if op.outcome == "fenced":
-            return [] if ok else [state]
+            # A lease a foreign restore revived may still know it was fenced (sticky).
+            return [] if ok and op.lease not in state.revived else [state]
         if not ok:
             return []
     if op.outcome != "ok":
