@@ -531,7 +531,8 @@ def check_outcome_unknown(ops: list[Op]) -> list[Violation]:
     A write answered "unknown" whose effect a later read saw, while no other write of
     the session could have run between its invocation and that read, was stored
     when the library read it back (no stall fault could have delayed it): the write
-    id was there to see, so the answer had to be success.
+    id was there to see, so the answer had to be success. A conditional delete leaves
+    nothing to read back, so it is never decidable this way.
     """
     found: list[Violation] = []
     by_session: dict[str, list[Op]] = {}
@@ -542,6 +543,11 @@ def check_outcome_unknown(ops: list[Op]) -> list[Violation]:
             if not (w.writes and w.raised_unknown and w.completed is not None):
                 continue
             if w.may_stall or w.kind in {"acquire", "lease_release"}:
+                continue
+            if w.kind == "delete" and w.expected is not ANY:
+                # A delete leaves no write id: absence cannot say whose delete it was (a
+                # conditional one may have failed after another client's delete), so the
+                # library must not claim it; OutcomeUnknown is the exact answer.
                 continue
             effect: object = None if w.kind == "delete" else w.tag
             for r in mine:
