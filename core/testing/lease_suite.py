@@ -25,12 +25,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-async def _listed_async(store: SessionPersistence) -> list[str]:
+async def _listed(store: SessionPersistence) -> list[str]:
     return [session_id async for session_id in store.list_sessions()]
-
-
-def _listed(store: SessionPersistence) -> Coroutine[Any, Any, list[str]]:
-    return _listed_async(store)
 
 
 class SettableClock:
