@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyperf
 
+from benchmarks.lean_venv import lean_python
 from benchmarks.sandbox import REPO, use_support
 
 if TYPE_CHECKING:
@@ -124,6 +125,21 @@ _RESUME = (
 )
 
 
+# The SDKs' own first read, for reference: what a hand-written resume would cost.
+_BARE_OBSTORE = (
+    "import os, obstore; from obstore.store import S3Store; "
+    "store = S3Store({bucket!r}, endpoint={endpoint!r}, region='us-east-1', "
+    "virtual_hosted_style_request=False, client_options={{'allow_http': True}}); "
+    "obstore.get(store, 'coldstart/resume.json').bytes(); os._exit(0)"
+)
+_BARE_BOTO3 = (
+    "import os, boto3; "
+    "client = boto3.client('s3', endpoint_url={endpoint!r}, region_name='us-east-1'); "
+    "client.get_object(Bucket={bucket!r}, Key='coldstart/resume.json')['Body'].read(); "
+    "os._exit(0)"
+)
+
+
 def _coldstart_commands(servers: Servers) -> dict[str, str]:
     """One line each (pyperf keeps the command in its metadata, which refuses newlines)."""
     s3 = f"s3://{BUCKET}/coldstart?endpoint_url={servers.s3}"
@@ -132,6 +148,12 @@ def _coldstart_commands(servers: Servers) -> dict[str, str]:
     )
     return {
         "python -c pass (interpreter floor)": "import os; os._exit(0)",
+        "bare obstore: build a store, one get (reference)": _BARE_OBSTORE.format(
+            bucket=BUCKET, endpoint=servers.s3
+        ),
+        "bare boto3: build a client, one get_object (reference)": _BARE_BOTO3.format(
+            bucket=BUCKET, endpoint=servers.s3
+        ),
         "import sessionstore": "import os, sessionstore; os._exit(0)",
         "memory://: open, first load (the library's floor, no I/O)": (
             "import asyncio, os, sessionstore; store = sessionstore.open_store('memory://'); "
@@ -159,7 +181,7 @@ def _seed_coldstart(servers: Servers) -> None:
     async def seed() -> None:
         for arm in ("store-s3-boto3", "store-gcs"):
             store = open_store(arm, "coldstart")
-            await store.save("resume", make_snapshot(8 * KIB))
+            await store.save("resume", make_snapshot(64 * KIB))
             await store.aclose()
 
     import os
@@ -194,6 +216,15 @@ def run(
             )
             return _load(out)
         _seed_coldstart(servers)
+        say("cold start: installing the working tree into .venv-coldstart")
+        python = lean_python()
+        # Not PYTHONPATH: the lean venv imports the installed wheel only.
+        cold_options = [
+            option
+            if not option.startswith("--inherit-environ=")
+            else "--inherit-environ=" + ",".join(n for n in _INHERIT if n != "PYTHONPATH")
+            for option in _pyperf_options(rigorous)
+        ]
         for name, code in _coldstart_commands(servers).items():
             say(f"cold start: {name}")
             out = Path(tmp) / "cold.json"
@@ -204,13 +235,13 @@ def run(
                     "-m",
                     "pyperf",
                     "command",
-                    *_pyperf_options(rigorous),
+                    *cold_options,
                     "-o",
                     str(out),
                     "--name",
                     name,
                     "--",
-                    sys.executable,
+                    str(python),
                     "-c",
                     code,
                 ],

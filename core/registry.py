@@ -67,12 +67,32 @@ class _Backend:
     target: str  # "module:Class"
     extra: str | None = None
     requires: tuple[str, ...] = ()  # modules that the extra installs
+    # An option (query parameter or keyword) whose values need another extra instead:
+    # option name, then value -> (extra, modules it installs).
+    variants: tuple[str, dict[str, tuple[str, tuple[str, ...]]]] | None = None
+
+    def needs(
+        self, url: StoreUrl, options: dict[str, object]
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """The extra and the modules this URL and these options need."""
+        if self.variants is not None:
+            option, choices = self.variants
+            chosen = options.get(option, url.query.get(option))
+            if isinstance(chosen, str) and chosen in choices:
+                return choices[chosen]
+        return self.extra, self.requires
 
 
 _BACKENDS: dict[str, _Backend] = {
     "memory": _Backend("sessionstore.memory:MemoryPersistence"),
     "file": _Backend("sessionstore.filesystem:FsPersistence"),
-    "s3": _Backend("sessionstore.adapters.s3:S3Persistence", "s3", ("boto3",)),
+    "s3": _Backend(
+        "sessionstore.adapters.s3:S3Persistence",
+        "s3",
+        ("boto3",),
+        # The obstore transport never imports boto3.
+        variants=("transport", {"obstore": ("obstore", ("obstore",))}),
+    ),
     "gs": _Backend("sessionstore.adapters.gcs:GcsPersistence", "gcs", ("google.cloud.storage",)),
 }
 
@@ -102,7 +122,7 @@ def open_store(url: str, **options: object) -> SessionPersistence:
     if backend is None:
         known = ", ".join(f"{name}://" for name in sorted(_BACKENDS))
         raise InvalidStoreUrl(f"unknown store scheme in {url!r}; known: {known}")
-    cls = _load(parsed.scheme, backend)
+    cls = _load(parsed.scheme, backend, *backend.needs(parsed, options))
     if backend.target == _MEMORY_TARGET and parsed.netloc:
         return _named_memory_store(cls, parsed, options)
     store: SessionPersistence = cls.from_url(parsed, **options)
@@ -146,10 +166,12 @@ def _parse(url: str) -> StoreUrl:
     return StoreUrl(url, scheme, netloc, unquote(parts.path), query)
 
 
-def _load(scheme: str, backend: _Backend) -> type[SessionPersistence]:
-    for module in backend.requires:
+def _load(
+    scheme: str, backend: _Backend, extra: str | None, requires: tuple[str, ...]
+) -> type[SessionPersistence]:
+    for module in requires:
         if _missing(module):
-            hint = f"pip install 'sessionstore[{backend.extra}]'" if backend.extra else ""
+            hint = f"pip install 'sessionstore[{extra}]'" if extra else ""
             raise MissingDependency(
                 f"{scheme}:// stores need the {module!r} package, which is not installed: {hint}"
             )

@@ -42,36 +42,24 @@ and neither MRAPs nor replication coordinate them across regions.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
-from sessionstore.adapters.s3 import _attempts as attempts
-from sessionstore.adapters.s3 import _history
 from sessionstore.adapters.s3._config import (
+    KEY_SUFFIX,
     TRANSPORTS,
     ClientSettings,
     Encryption,
-    build_client,
     check_bucket,
     check_checksum,
-    checksum_params,
     parse_query,
 )
-from sessionstore.adapters.s3._errors import (
-    SDK_ERRORS,
-    Call,
-    is_damaged_in_transit,
-    is_missing_key,
-    translate,
-)
 from sessionstore.contract import (
-    ANY_VERSION,
     DEFAULT_MAX_BYTES,
     ListedObject,
     SessionPersistence,
     StoredObject,
 )
-from sessionstore.errors import InvalidStoreUrl, SnapshotTooLarge
+from sessionstore.errors import InvalidStoreUrl
 from sessionstore.ids import validate_session_id
 
 if TYPE_CHECKING:
@@ -79,13 +67,15 @@ if TYPE_CHECKING:
 
     from mypy_boto3_s3 import S3Client
 
+    from sessionstore.adapters.s3._boto3 import Boto3Transport
+    from sessionstore.adapters.s3._history import PastVersion
     from sessionstore.adapters.s3._obstore import ObstoreTransport
     from sessionstore.contract import ExpectedVersion, RemoveExpected
     from sessionstore.registry import StoreUrl
 
 __all__ = ["S3Persistence"]
 
-_SUFFIX = ".json"
+_SUFFIX = KEY_SUFFIX
 _MAX_PAGE_SIZE = 1000  # S3 never returns more keys per ListObjectsV2 page
 
 
@@ -155,15 +145,17 @@ class S3Persistence(SessionPersistence):
         self._encryption = Encryption(sse, kms_key_id, bucket_key)
         self._checksum = checksum
         self._page_size = page_size
-        self._client: S3Client | None = client
-        self._owns_client = client is None
-        self._client_lock = threading.Lock()
-        self._journal_installed = False
+        self._given_client = client
+        self._boto3: Boto3Transport | None = None
         self.transport = transport
         # The obstore transport (see _obstore): natively async, never on the worker pool.
+        # Only the boto3 transport's module imports botocore; an obstore store builds it
+        # only for what obstore cannot do (version history).
         self._fast: ObstoreTransport | None = None
         if transport == "obstore":
             self._fast = _obstore_transport(bucket, self._settings, self._encryption, checksum)
+        else:
+            self._boto3 = self._boto3_transport()
 
     @classmethod
     def from_url(cls, url: StoreUrl, **options: Any) -> S3Persistence:
@@ -241,172 +233,75 @@ class S3Persistence(SessionPersistence):
 
     def _after_fork(self) -> None:
         super()._after_fork()
-        self._client_lock = threading.Lock()
         if self._fast is not None:
             self._fast.forget()
-        if self._owns_client:
-            # The parent's connections are not ours to use (or to close: a TLS close
-            # would tear down the parent's session): build a fresh client on first use.
-            self._client = None
-            self._journal_installed = False
+        if self._boto3 is not None:
+            self._boto3.after_fork()
 
     async def _close(self) -> None:
         if self._fast is not None:
             await self._fast.close()
-        if not self._owns_client:
-            return  # the caller's client: theirs to close
-        with self._client_lock:
-            client, self._client = self._client, None
-            self._journal_installed = False
-        if client is not None:
-            client.close()
+        if self._boto3 is not None:
+            self._boto3.close()
 
     # ------------------------------------------------------------ sync work
 
     def _key(self, session_id: str) -> str:
         return f"{self._key_prefix}{session_id}{_SUFFIX}"
 
+    def _boto3_transport(self) -> Boto3Transport:
+        from sessionstore.adapters.s3._boto3 import Boto3Transport
+
+        return Boto3Transport(
+            self.bucket,
+            client=self._given_client,
+            settings=self._settings,
+            encryption=self._encryption,
+            checksum=self._checksum,
+            max_bytes=self.max_bytes,
+        )
+
+    def _blocking(self) -> Boto3Transport:
+        """The boto3 transport (built on first use by an obstore store: history only)."""
+        if self._boto3 is None:
+            self._boto3 = self._boto3_transport()
+        return self._boto3
+
     def _s3(self) -> S3Client:
-        """The client, built on first use (never on the event loop: callers run on workers)."""
-        client = self._client
-        if client is not None and self._journal_installed:
-            return client
-        with self._client_lock:
-            if self._client is None:
-                self._client = build_client(self._settings)
-            if not self._journal_installed:
-                attempts.install(self._client)
-                self._journal_installed = True
-            return self._client
+        """The boto3 client, built on first use (never on the event loop)."""
+        return self._blocking().client()
 
     def _read_sync(self, session_id: str) -> StoredObject | None:
-        call = Call("GetObject", self.bucket, self._key(session_id), session_id)
-        client = self._s3()
-        limit = attempts.max_attempts_of(client) or 1
-        with attempts.journal(call.where, max_attempts=limit) as journal:
-            while True:
-                try:
-                    return self._get_sync(client, call.key, session_id)
-                except SDK_ERRORS as exc:
-                    if is_missing_key(exc):
-                        return None
-                    if not is_damaged_in_transit(exc) or len(journal.attempts) >= limit:
-                        raise translate(exc, call) from exc
-                    # The body failed its checksum as it was read, after botocore's own
-                    # retries were over: read it again while the call's HTTP attempts
-                    # stay within the client's limit (the retry is logged like botocore's).
-                    journal.failed_while_reading(exc)
-                attempts.backoff(len(journal.attempts))
-
-    def _get_sync(self, client: S3Client, key: str, session_id: str) -> StoredObject:
-        response = client.get_object(Bucket=self.bucket, Key=key)
-        stream = response["Body"]
-        try:
-            size = response.get("ContentLength")
-            if size is not None and size > self.max_bytes:
-                raise SnapshotTooLarge(session_id, size, self.max_bytes)
-            # ContentLength is always sent by S3; the bound covers services that don't.
-            body = stream.read() if size is not None else stream.read(self.max_bytes + 1)
-        finally:
-            stream.close()
-        if len(body) > self.max_bytes:
-            raise SnapshotTooLarge(session_id, len(body), self.max_bytes)
-        return StoredObject(body, response["ETag"])
+        return self._blocking().read(self._key(session_id), session_id)
 
     def _write_sync(self, session_id: str, body: bytes, expected: ExpectedVersion) -> str:
-        call = Call("PutObject", self.bucket, self._key(session_id), session_id)
-        params: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": call.key,
-            "Body": body,
-            "ContentType": "application/json",
-            **self._encryption.params(),
-            **checksum_params(self._checksum, body),
-        }
-        if expected is None:
-            params["IfNoneMatch"] = "*"
-        elif expected is not ANY_VERSION:
-            params["IfMatch"] = expected
-        client = self._s3()
-        # Never re-send a write that a held attempt could still apply after the retry:
-        # an unconditional one (it would undo a later write), and a create-only one (a
-        # held attempt lands again after a delete). If-Match writes are safe: a held
-        # attempt meets a version that has moved on.
-        blind = expected is ANY_VERSION
-        limit = attempts.max_attempts_of(client)
-        with attempts.journal(
-            call.where, max_attempts=limit, blind=blind, create_only=expected is None
-        ) as journal:
-            try:
-                response = client.put_object(**params)
-            except (*SDK_ERRORS, attempts.ResendRefused) as exc:
-                raise translate(exc, call, journal) from exc
-        return response["ETag"]
+        return self._blocking().write(self._key(session_id), session_id, body, expected)
 
     def _remove_sync(self, session_id: str, expected: RemoveExpected) -> None:
-        call = Call("DeleteObject", self.bucket, self._key(session_id), session_id)
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": call.key}
-        if expected is not ANY_VERSION:
-            params["IfMatch"] = expected
-        client = self._s3()
-        blind = expected is ANY_VERSION
-        limit = attempts.max_attempts_of(client)
-        with attempts.journal(call.where, max_attempts=limit, blind=blind) as journal:
-            try:
-                client.delete_object(**params)
-            except (*SDK_ERRORS, attempts.ResendRefused) as exc:
-                raise translate(exc, call, journal) from exc
+        self._blocking().remove(self._key(session_id), session_id, expected)
 
     def _list_page_sync(
         self, prefix: str, token: str | None, tree: bool
     ) -> tuple[list[ListedObject], str | None]:
-        """One page of names under ``prefix``: sessions (one level) or, with ``tree``, all
-        documents below it, each with its last-modified time."""
-        full_prefix = self._key_prefix + prefix
-        call = Call("ListObjectsV2", self.bucket, full_prefix)
-        params: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Prefix": full_prefix,
-            "MaxKeys": self._page_size,
-        }
-        if not tree:
-            # Ids never contain '/': keys deeper down are rolled up, not paged through.
-            params["Delimiter"] = "/"
-        if token is not None:
-            params["ContinuationToken"] = token
-        client = self._s3()
-        with attempts.journal(call.where, max_attempts=attempts.max_attempts_of(client)):
-            try:
-                page = client.list_objects_v2(**params)
-            except SDK_ERRORS as exc:
-                raise translate(exc, call) from exc
-        start = len(self._key_prefix)
-        found = [
-            ListedObject(key[start : -len(_SUFFIX)], _timestamp(item.get("LastModified")))
-            for item in page.get("Contents", [])
-            for key in (item.get("Key", ""),)
-            if key.endswith(_SUFFIX) and len(key) > start + len(_SUFFIX)
-        ]
-        next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-        return found, next_token
+        return self._blocking().list_page(
+            self._key_prefix, prefix, token, tree=tree, page_size=self._page_size
+        )
 
     # ------------------------------------------------- history (see _history)
 
-    async def history(self, session_id: str) -> list[_history.PastVersion]:
+    async def history(self, session_id: str) -> list[PastVersion]:
         """Every stored version of the session, newest first (ListObjectVersions)."""
+        from sessionstore.adapters.s3 import _history
+
         session_id = validate_session_id(session_id)
         return await self._run_sync(_history.list_versions, self, session_id)
 
     async def read_version(self, session_id: str, version_id: str) -> bytes:
         """The raw body of one past version (``version_id`` as :meth:`history` lists it)."""
+        from sessionstore.adapters.s3 import _history
+
         session_id = validate_session_id(session_id)
         return await self._run_sync(_history.read_version, self, session_id, version_id)
-
-
-def _timestamp(when: object) -> float | None:
-    """A listing's LastModified (a datetime from botocore) as Unix seconds."""
-    timestamp = getattr(when, "timestamp", None)
-    return float(timestamp()) if callable(timestamp) else None
 
 
 def _obstore_transport(

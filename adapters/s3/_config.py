@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 CHECKSUMS: Final = ("SHA256", "CRC32", "CRC32C")
+KEY_SUFFIX: Final = ".json"  # every object is <prefix>/<name>.json
+
 TRANSPORTS: Final = ("boto3", "obstore")
 SSE_MODES: Final = ("AES256", "aws:kms")
 

@@ -59,6 +59,23 @@ def test_missing_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(caught.value, ImportError)
 
 
+def test_the_install_hint_follows_the_chosen_s3_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = _Backend(
+        "sessionstore.adapters.s3:S3Persistence",
+        "s3",
+        ("no_such_sdk",),
+        variants=("transport", {"obstore": ("obstore", ("no_such_fast_sdk",))}),
+    )
+    monkeypatch.setitem(_BACKENDS, "s3", backend)
+    with pytest.raises(MissingDependency, match=r"sessionstore\[obstore\]"):
+        open_store("s3://bucket/prefix?transport=obstore")
+    with pytest.raises(MissingDependency, match=r"sessionstore\[obstore\]"):
+        open_store("s3://bucket/prefix", transport="obstore")
+    # The keyword wins over the query, as it does for every option.
+    with pytest.raises(MissingDependency, match=r"sessionstore\[s3\]"):
+        open_store("s3://bucket/prefix?transport=obstore", transport="boto3")
+
+
 def test_register_store_routes_a_new_scheme(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(_BACKENDS, "mem2", _BACKENDS["memory"])
     register_store("mem2", "sessionstore.memory:MemoryPersistence")

@@ -10,8 +10,8 @@ import pytest
 from botocore.compat import HAS_CRT
 
 from sessionstore import InvalidStoreUrl, MissingDependency, open_store
-from sessionstore.adapters import s3 as s3_module
 from sessionstore.adapters.s3 import S3Persistence
+from sessionstore.adapters.s3 import _boto3 as s3_boto3
 from sessionstore.adapters.s3 import _config as _s3_config
 from sessionstore.testing import make_snapshot
 from support.processes import finish, in_forked_child, spawn_worker
@@ -32,7 +32,7 @@ def test_constructing_sends_nothing_and_builds_no_client(
     s3_server: S3Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[object] = []
-    monkeypatch.setattr(s3_module, "build_client", built.append)
+    monkeypatch.setattr(s3_boto3, "build_client", built.append)
     s3_server.reset_log()
     store = S3Persistence("any-bucket", "p", region="eu-west-1")
     S3Persistence.from_url(_url("s3://any-bucket/p?region=eu-west-1"))
@@ -54,7 +54,7 @@ def test_client_is_built_once_on_first_use_even_under_concurrency(
         builds += 1
         return real_build(settings)
 
-    monkeypatch.setattr(s3_module, "build_client", counting_build)
+    monkeypatch.setattr(s3_boto3, "build_client", counting_build)
     store = S3Persistence(s3_bucket, "lazy", endpoint_url=s3_server.endpoint_url, max_workers=8)
 
     def first_use(n: int) -> None:
