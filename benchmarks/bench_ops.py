@@ -46,6 +46,7 @@ ARMS = (
     "raw-gcs",
     "store-gcs",
     "codec",  # the store's own encode+validate (save) and decode (load), no I/O
+    "hop",  # one call through the store's worker pool (boto3 and GCS transports), no I/O
 )
 
 
@@ -101,6 +102,12 @@ class _Arm:
             self.save = _wrap(lambda: codec.serialize("a", self.snapshot))
             self.load = _wrap(lambda: codec.decode("a", framed))
             return
+        if arm == "hop":
+            from sessionstore._workers import WorkerPool
+
+            pool = WorkerPool(32, "bench-hop")
+            self.save = self.load = lambda: pool.run(_nothing)
+            return
         if arm.startswith("store-"):
             store = open_store(arm, prefix)
             self.save = lambda: store.save("a", self.snapshot)
@@ -127,6 +134,10 @@ class _Arm:
             raise ValueError(arm)
         self.loop.run_until_complete(self.save())  # warm: client built, connection open
         self.loop.run_until_complete(self.load())
+
+
+def _nothing() -> None:
+    return None
 
 
 def _wrap(fn: Callable[[], object]) -> Callable[[], Awaitable[object]]:
@@ -193,6 +204,8 @@ def main() -> None:
         for label, size in SIZES.items():
             for op in ("save", "load"):
                 for arm in args.arms:
+                    if arm == "hop" and (op, label) != ("save", "64KB"):
+                        continue  # no payload: measured once, among the 64 KB arms
                     runner.bench_time_func(f"cpu {arm} {op} {label}", cpu_per_op, arm, op, size)
     else:
         for arm in args.arms:

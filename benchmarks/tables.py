@@ -103,6 +103,13 @@ def _cpu(rows: list[dict[str, Any]]) -> list[str]:
     for op, what in (("save", "serialize"), ("load", "decode")):
         cells = [_us(values.get(("codec", op, size))) for size in ("1KB", "64KB", "1MB")]
         out.append(f"| {what} | " + " | ".join(cells) + " |")
+    hop = values.get(("hop", "save", "64KB"))
+    if hop is not None:
+        out += [
+            "",
+            f"One worker-thread hop (the boto3 and GCS transports' `WorkerPool.run` of a "
+            f"no-op), same run: {_us(hop)} µs.",
+        ]
     return [*out, ""]
 
 
