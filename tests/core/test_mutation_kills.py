@@ -14,8 +14,10 @@ import random
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 import sessionstore.contract as contract_module
+import sessionstore.ownership as ownership_module
 from sessionstore import MemoryPersistence, VersionedSnapshot, codec
 from sessionstore.contract import ANY_VERSION
 from sessionstore.errors import (
@@ -37,7 +39,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-Fault = Literal["lose-response", "conflict", "unknown-unapplied", "land-then-rewrite"]
+Fault = Literal[
+    "lose-response", "conflict", "unknown-unapplied", "land-then-rewrite", "unavailable"
+]
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -59,6 +63,8 @@ class ScriptedStore(MemoryPersistence):
         fault = self.write_faults.pop(0) if self.write_faults else None
         if fault == "conflict":
             raise ConflictError(session_id, "scripted conflict")
+        if fault == "unavailable":
+            raise BackendUnavailable("scripted: refused, nothing written")
         if fault == "unknown-unapplied":
             raise OutcomeUnknown(session_id, "scripted: lost, never applied")
         version = await super()._write(session_id, body, expected)
@@ -101,6 +107,7 @@ def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         seen.append(attempt)
 
     monkeypatch.setattr(contract_module, "contention_backoff", record)
+    monkeypatch.setattr(ownership_module, "contention_backoff", record)
     return seen
 
 
@@ -258,8 +265,10 @@ def test_lease_load_after_a_takeover_fences_and_names_the_new_holder(
     assert caught.value.session_id == "s"
     assert str(caught.value).endswith("'owner-a' (epoch 1) was superseded by 'owner-b'")
     assert old.fenced
-    with pytest.raises(FencedError, match="fenced earlier"):
+    with pytest.raises(FencedError) as again:
         run(old.save(make_snapshot(1)))
+    assert again.value.session_id == "s"
+    assert str(again.value).endswith("'owner-a' (epoch 1) was fenced earlier")
 
 
 def test_lease_load_after_a_delete_fences(store: ScriptedStore) -> None:
@@ -280,9 +289,9 @@ def test_a_refused_lease_write_fences_the_lease(store: ScriptedStore) -> None:
     with pytest.raises(FencedError) as caught:
         run(lease.save(make_snapshot(1)))
     assert caught.value.session_id == "s"
-    assert "since this lease last wrote or read it" in str(caught.value)
+    assert str(caught.value).endswith("since this lease last wrote or read it")
     assert lease.fenced
-    assert "fenced" in repr(lease)
+    assert repr(lease).endswith(", fenced)")
 
 
 def test_leaving_a_lease_block_releases_and_a_fenced_release_is_raised(
@@ -380,8 +389,10 @@ def test_a_lost_release_that_landed_ends_the_lease(store: ScriptedStore) -> None
     store.read_faults = 1
     with pytest.raises(OutcomeUnknown):
         run(lease.release())
-    with pytest.raises(FencedError, match="the lease of 'owner-a' was released"):
+    with pytest.raises(FencedError) as caught:
         run(lease.save(make_snapshot(2)))
+    assert caught.value.session_id == "s"
+    assert str(caught.value).endswith("the lease of 'owner-a' was released")
     assert lease.released
     run(store.acquire("s", "owner-b"))  # released: no force needed
 
@@ -389,8 +400,8 @@ def test_a_lost_release_that_landed_ends_the_lease(store: ScriptedStore) -> None
 def test_release_marks_the_lease_released_and_keeps_its_keys(store: ScriptedStore) -> None:
     """Kills SessionLease.release mutants 9, 15, 16 and __repr__ mutants."""
     lease = run(store.acquire("s", "owner-a"))
-    assert "released" not in repr(lease)
-    assert "fenced" not in repr(lease)
+    assert repr(lease).endswith(f"version={lease.version!r})")
+    assert (lease.released, lease.fenced) == (False, False)  # not merely falsy
     run(lease.save(make_snapshot(1), idempotency_key="k"))
     run(lease.release())
     assert lease.released
@@ -398,6 +409,10 @@ def test_release_marks_the_lease_released_and_keeps_its_keys(store: ScriptedStor
     writes = store.writes
     run(lease.release())  # a no-op
     assert store.writes == writes
+    with pytest.raises(FencedError) as caught:
+        run(lease.load())
+    assert caught.value.session_id == "s"
+    assert str(caught.value).endswith("the lease of 'owner-a' was released")
     version = run(store.load_versioned("s"))
     assert version is not None
     assert run(store.save("s", make_snapshot(2), idempotency_key="k")) == version.version
@@ -657,3 +672,124 @@ def test_update_keeps_the_holders_last_write_time(store: ScriptedStore) -> None:
     run(store.update("s", lambda _: make_snapshot(2)))
     taker = run(store.acquire("s", "owner-b", stale_after=30.0))
     assert taker.epoch == holder.epoch + 1
+
+
+# ------------------------------------------------------------------ more of the lease
+# ownership.SessionLease: __init__, _ready, _write, _put_unless_superseded
+
+
+def test_a_lease_knows_the_version_it_replaced(store: ScriptedStore) -> None:
+    """Kills SessionLease.__init__ mutant 2."""
+    version = run(store.save("s", make_snapshot(0)))
+    assert run(store.acquire("s", "owner-a")).previous_version == version
+
+
+def test_a_pending_lease_write_then_a_delete_fences(store: ScriptedStore) -> None:
+    """Kills SessionLease._ready mutants 13, 33 (a pending write, nothing stored)."""
+    lease = run(store.acquire("s", "owner-a"))
+    run(lease.save(make_snapshot(1)))
+    store.write_faults = ["unknown-unapplied"]
+    store.read_faults = 1
+    with pytest.raises(OutcomeUnknown):
+        run(lease.save(make_snapshot(2)))
+    run(store.delete("s"))
+    with pytest.raises(FencedError):
+        run(lease.save(make_snapshot(3)))
+    assert lease.fenced
+
+
+def test_a_pending_write_resolved_by_a_load_is_forgotten(store: ScriptedStore) -> None:
+    """Kills SessionLease._ready mutant 35 (a resolved pending write left behind)."""
+    lease = run(store.acquire("s", "owner-a"))
+    run(lease.save(make_snapshot(1)))
+    store.write_faults = ["unknown-unapplied"]
+    store.read_faults = 1
+    with pytest.raises(OutcomeUnknown):
+        run(lease.save(make_snapshot(2)))
+    assert run(lease.load()) == make_snapshot(1)
+    assert run(lease.load()) == make_snapshot(1)
+    run(lease.save(make_snapshot(3)))
+    assert run(store.load("s")) == make_snapshot(3)
+
+
+def test_a_lease_write_refused_before_sending_can_be_retried(store: ScriptedStore) -> None:
+    """Kills SessionLease._write mutant 30 (a failed write left pending)."""
+    lease = run(store.acquire("s", "owner-a"))
+    store.write_faults = ["unavailable"]
+    with pytest.raises(BackendUnavailable):
+        run(lease.save(make_snapshot(1)))
+    assert run(lease.load()) is None
+    run(lease.save(make_snapshot(2)))
+    assert run(store.load("s")) == make_snapshot(2)
+
+
+def test_a_lease_write_retries_three_conflicts_while_its_version_holds(
+    store: ScriptedStore, backoffs: list[int]
+) -> None:
+    """Kills SessionLease._put_unless_superseded mutants 2, 3 (how many retries)."""
+    lease = run(store.acquire("s", "owner-a"))
+    store.write_faults = ["conflict"] * 3
+    run(lease.save(make_snapshot(1)))
+    assert backoffs == [0, 1, 2]
+    store.write_faults = ["conflict"] * 4
+    with pytest.raises(FencedError):
+        run(lease.save(make_snapshot(2)))
+    assert run(store.load("s")) == make_snapshot(1)
+
+
+# ------------------------------------------------------------------ codec details
+# codec.decode, ModelCodec._unserialisable_field, codec._first_error, _meta_by_full_parse
+
+
+def test_decode_names_the_session_of_a_corrupt_body() -> None:
+    """Kills codec.decode mutant 1."""
+    with pytest.raises(CorruptSnapshot) as caught:
+        codec.decode("s", b"not json")
+    assert caught.value.session_id == "s"
+
+
+class _Opaque:
+    """A value pydantic cannot serialise."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int
+
+
+class Inner(BaseModel):
+    x: int
+
+
+class Outer(BaseModel):
+    first: str = "a"
+    inner: Inner
+    extra: object = None
+
+
+def test_the_unserialisable_field_is_named(store: ScriptedStore) -> None:
+    """Kills ModelCodec._unserialisable_field mutants 2, 5 (the first field blamed)."""
+    documents = store.documents(Outer)
+    bad = Outer.model_construct(first="a", inner=Inner(x=1), extra=_Opaque())
+    with pytest.raises(InvalidSnapshot) as caught:
+        run(documents.save(["d"], bad))
+    assert caught.value.field == "extra"
+
+
+def test_a_nested_invalid_field_is_named_by_its_path(store: ScriptedStore) -> None:
+    """Kills codec._first_error mutant 12."""
+    documents = store.documents(Outer)
+    bad = Outer.model_construct(first="a", inner=Inner.model_construct(x="not a number"))
+    with pytest.raises(InvalidSnapshot) as caught:
+        run(documents.save(["d"], bad))
+    assert caught.value.field == "inner.x"
+
+
+def test_a_strict_document_with_moved_metadata_still_reads(store: ScriptedStore) -> None:
+    """Kills codec._meta_by_full_parse mutants 14, 15 (the body given without our field)."""
+    documents = store.documents(Strict)
+    run(documents.save(["d"], Strict(n=1)))
+    stored = run(store._read("d"))
+    assert stored is not None
+    run(MemoryPersistence._write(store, "d", _reordered(stored.body), ANY_VERSION))
+    assert run(documents.load(["d"])) == Strict(n=1)

@@ -9,6 +9,7 @@ exceptions themselves; no server, no network.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from typing import Any
@@ -170,7 +171,7 @@ def test_a_refused_conditional_write_is_a_conflict_naming_the_session() -> None:
     error = write_failure(http(412), SAVE, Attempts(), conditional=True)
     assert isinstance(error, ConflictError)
     assert error.session_id == "s"
-    assert "the stored generation does not match the expected one" in str(error)
+    assert str(error).endswith("the stored generation does not match the expected one")
     error = write_failure(http(412), ANONYMOUS, Attempts(), conditional=True)
     assert isinstance(error, ConflictError)
     assert error.session_id == "prefix/t.json"
@@ -260,7 +261,7 @@ def test_retry_delay_is_full_jitter_doubling_to_the_maximum(
 
 
 def test_call_stops_when_the_next_delay_would_pass_the_deadline(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(random, "uniform", lambda low, high: high)
     monkeypatch.setattr(time, "monotonic", lambda: 100.0)
@@ -273,9 +274,16 @@ def test_call_stops_when_the_next_delay_would_pass_the_deadline(
 
     attempts = Attempts()
     # The clock stands still, so only the delay counts: 1 and 2 fit in 2 s, 4 does not.
-    with pytest.raises(api_exceptions.ServiceUnavailable):
+    with (
+        caplog.at_level(logging.WARNING, logger="sessionstore.adapters.gcs"),
+        pytest.raises(api_exceptions.ServiceUnavailable),
+    ):
         call(flaky, policy=RetryPolicy(deadline=2.0), idempotent=True, attempts=attempts, where="x")
     assert slept == [1.0, 2.0]
+    assert [record.getMessage() for record in caplog.records] == [
+        "x: HTTP 503: the server's message; retrying in 1.00 s (attempt 2 of 4)",
+        "x: HTTP 503: the server's message; retrying in 2.00 s (attempt 3 of 4)",
+    ]
     assert attempts.count == 3
 
 

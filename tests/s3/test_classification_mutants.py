@@ -10,11 +10,17 @@ message names. No server, no network.
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -26,8 +32,16 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from sessionstore.adapters.s3._attempts import Attempt, Journal, ResendRefused, backoff
-from sessionstore.adapters.s3._errors import Call, translate
+from sessionstore.adapters.s3._attempts import (
+    Attempt,
+    Journal,
+    ResendRefused,
+    backoff,
+    install,
+    journal,
+    max_attempts_of,
+)
+from sessionstore.adapters.s3._errors import Call, is_missing_key, translate
 from sessionstore.errors import (
     AccessDenied,
     BackendError,
@@ -280,6 +294,8 @@ def test_attempt_predicates() -> None:
     timeout = ReadTimeoutError(endpoint_url="http://x")
     refused = EndpointConnectionError(endpoint_url="http://x")
     assert Attempt(200, None).failed is False
+    assert Attempt(299, None).failed is False
+    assert Attempt(300, None).failed is True
     assert Attempt(None, None).failed is True
     assert Attempt(200, timeout).failed is True
     assert Attempt(200, None).unanswered is False
@@ -314,6 +330,8 @@ def test_journal_without_attempts_falls_back_on_what_botocore_reports() -> None:
     assert empty.may_have_landed(EndpointConnectionError(endpoint_url="http://x")) is False
     assert empty.may_have_landed(ReadTimeoutError(endpoint_url="http://x")) is True
     assert empty.throttled_throughout is False
+    bare: Any = {}
+    assert empty.may_have_landed(ClientError(bare, "PutObject")) is True
 
 
 def test_a_body_that_failed_while_reading_keeps_status_and_code() -> None:
@@ -369,3 +387,128 @@ def test_a_client_error_without_code_or_status_is_still_classified() -> None:
     error = translate(ClientError(bare, "GetObject"), GET)
     assert type(error) is BackendUnavailable
     assert str(error) == "GetObject s3://bucket/prefix/s.json:  (HTTP None): no message"
+
+
+def test_a_missing_key_is_no_such_key_or_a_bare_404() -> None:
+    assert is_missing_key(client_error(404, "NoSuchKey"))
+    assert is_missing_key(client_error(404, "404"))
+    assert not is_missing_key(client_error(404, "NoSuchBucket"))
+    assert not is_missing_key(KeyError("404"))
+
+
+# ------------------------------------------------------------------ the client's hooks
+
+
+def _client(**retries: Any) -> Any:
+    settings: Any = retries
+    config = Config(retries=settings) if retries else Config()
+    return boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        config=config,
+    )
+
+
+@pytest.mark.parametrize(
+    ("retries", "expected"),
+    [
+        ({"total_max_attempts": 7}, 7),
+        ({"max_attempts": 4}, 5),
+        ({"mode": "standard"}, 3),
+        ({"mode": "adaptive"}, 3),
+        ({"mode": "legacy"}, 5),
+    ],
+)
+def test_max_attempts_of_a_client(retries: dict[str, Any], expected: int) -> None:
+    assert max_attempts_of(_client(**retries)) == expected
+
+
+def test_max_attempts_of_a_client_without_retry_settings() -> None:
+    bare: Any = SimpleNamespace(meta=SimpleNamespace(config=SimpleNamespace()))
+    assert max_attempts_of(bare) == 5
+    unknown: Any = SimpleNamespace(
+        meta=SimpleNamespace(config=SimpleNamespace(retries={"mode": "x"}))
+    )
+    assert max_attempts_of(unknown) is None
+
+
+def _put_request() -> AWSRequest:
+    return AWSRequest(
+        method="PUT", url="http://127.0.0.1:9/b/k", headers={"Expect": "100-continue"}
+    )
+
+
+def test_installed_hooks_record_attempts_once_and_drop_expect_in_a_journal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = _client(total_max_attempts=3)
+    install(client)
+    install(client)  # idempotent: each hook once
+    events = client.meta.events
+    outside = _put_request()
+    events.emit("before-send.s3.PutObject", request=outside)
+    assert "Expect" in outside.headers  # a caller's own call keeps botocore's behaviour
+    with journal("PutObject s3://b/k", max_attempts=3) as current:
+        inside = _put_request()
+        events.emit("before-send.s3.PutObject", request=inside)
+        assert "Expect" not in inside.headers
+        events.emit(
+            "request-created.s3.PutObject", request=inside, operation_name="PutObject"
+        )  # the first attempt
+        events.emit(
+            "response-received.s3.PutObject",
+            response_dict={"status_code": 500},
+            parsed_response={"Error": {"Code": "InternalError"}},
+            exception=None,
+        )
+        assert current.attempts == [Attempt(500, None, "InternalError")]
+        with caplog.at_level(logging.WARNING, logger="sessionstore.adapters.s3"):
+            events.emit("request-created.s3.PutObject", request=inside, operation_name="PutObject")
+    assert [record.getMessage() for record in caplog.records] == [
+        "PutObject s3://b/k: HTTP 500 InternalError; retrying (attempt 2 of 3)"
+    ]
+
+
+def test_retry_warning_without_a_known_limit(caplog: pytest.LogCaptureFixture) -> None:
+    client = _client()
+    install(client)
+    with journal("GetObject s3://b/k", max_attempts=None) as current:
+        current.attempts.append(Attempt(503, None, "SlowDown"))
+        with caplog.at_level(logging.WARNING, logger="sessionstore.adapters.s3"):
+            client.meta.events.emit(
+                "request-created.s3.GetObject", request=_put_request(), operation_name="GetObject"
+            )
+    assert [record.getMessage() for record in caplog.records] == [
+        "GetObject s3://b/k: HTTP 503 SlowDown; retrying (attempt 2)"
+    ]
+
+
+def test_hooks_on_a_thread_that_never_opened_a_journal_do_nothing() -> None:
+    client = _client()
+    install(client)
+    errors: list[BaseException] = []
+
+    def fresh_thread() -> None:
+        try:
+            request = _put_request()
+            client.meta.events.emit("before-send.s3.PutObject", request=request)
+            client.meta.events.emit(
+                "request-created.s3.PutObject", request=request, operation_name="PutObject"
+            )
+            client.meta.events.emit(
+                "response-received.s3.PutObject",
+                response_dict={"status_code": 200},
+                parsed_response={},
+                exception=None,
+            )
+            assert "Expect" in request.headers
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=fresh_thread)
+    thread.start()
+    thread.join()
+    assert errors == []
