@@ -14,7 +14,7 @@ import random
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 import sessionstore.contract as contract_module
 import sessionstore.ownership as ownership_module
@@ -752,6 +752,17 @@ class _Opaque:
     """A value pydantic cannot serialise."""
 
 
+class Ordered(BaseModel):
+    low: int
+    high: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Ordered:
+        if self.low > self.high:
+            raise ValueError("low above high")
+        return self
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n: int
@@ -793,3 +804,11 @@ def test_a_strict_document_with_moved_metadata_still_reads(store: ScriptedStore)
     assert stored is not None
     run(MemoryPersistence._write(store, "d", _reordered(stored.body), ANY_VERSION))
     assert run(documents.load(["d"])) == Strict(n=1)
+
+
+def test_an_invalid_whole_value_is_named_as_such(store: ScriptedStore) -> None:
+    """Kills codec._first_error mutants 16, 17 (an error with no field location)."""
+    documents = store.documents(Ordered)
+    with pytest.raises(InvalidSnapshot) as caught:
+        run(documents.save(["d"], Ordered.model_construct(low=2, high=1)))
+    assert caught.value.field == "snapshot"
