@@ -11,15 +11,17 @@ cd "$(dirname "$0")/.."
 root=$PWD
 suffix=
 [ "${MUTATION_MODEL:-}" != 1 ] || suffix=-model
+[ "${MUTATION_OBSTORE:-}" != 1 ] || suffix=-obstore
 stage=${MUTATION_STAGE:-/tmp/sessionstore-mutation$suffix}
 children=${MUTATION_CHILDREN:-1}
 
 .venv/bin/python -c 'import mutmut' 2>/dev/null ||
-  .venv/bin/python -m pip install -q --disable-pip-version-check 'mutmut==3.8.1'
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[mutation]'
 [ "${MUTATION_RESUME:-}" = 1 ] || rm -rf "$stage"
 flags=()
 [ "${MUTATION_BASELINE:-}" != 1 ] || flags+=(--baseline)
 [ "${MUTATION_MODEL:-}" != 1 ] || flags+=(--model)
+[ "${MUTATION_OBSTORE:-}" != 1 ] || flags+=(--obstore)
 .venv/bin/python scripts/mutation_stage.py "$root" "$stage" "${flags[@]}"
 
 cd "$stage"

@@ -63,6 +63,18 @@ FAST_TESTS = [
     "tests/gcs/test_classification_mutants.py",
 ]
 
+#: obstore's runtime (Rust, tokio) does not survive a fork: a worker forked from mutmut's
+#: main process after that process ran an obstore test for its stats hangs until its
+#: timeout. So the main stage holds these files empty (the selection keeps their names),
+#: and ``--obstore`` stages ``_obstore.py`` alone with them, its workers forked from a
+#: fork server that never ran a test.
+OBSTORE_TESTS = [
+    "tests/s3/test_obstore_faults.py",
+    "tests/s3/test_obstore_transport.py",
+    "tests/s3/test_obstore_classification_mutants.py",
+]
+OBSTORE_MUTATED = ["src/sessionstore/adapters/s3/_obstore.py"]
+
 #: With ``--model``: the model checker at its CI budget on memory, S3 (moto) and GCS.
 #: (The filesystem model adds only filesystem code, which is not mutated, at 3x the cost.)
 MODEL_TESTS = [
@@ -76,6 +88,7 @@ MODEL_TESTS = [
 NEW_TESTS = [
     "tests/core/test_mutation_kills.py",
     "tests/s3/test_classification_mutants.py",
+    "tests/s3/test_obstore_classification_mutants.py",
     "tests/gcs/test_classification_mutants.py",
 ]
 
@@ -157,8 +170,14 @@ def _origin(staged: str) -> str:
     return relative if relative.startswith("adapters/") else f"core/{relative}"
 
 
-def main(root: Path, stage: Path, *, baseline: bool, model: bool) -> None:
+def main(root: Path, stage: Path, *, baseline: bool, model: bool, obstore: bool) -> None:
     selection = FAST_TESTS + (MODEL_TESTS if model else [])
+    mutated = MUTATED
+    settings = MUTMUT_SETTINGS
+    if obstore:
+        selection, mutated = OBSTORE_TESTS, OBSTORE_MUTATED
+        settings += 'process_isolation = "forkserver"\n'
+
     stage.mkdir(parents=True, exist_ok=True)
     for name in ("src", "tests"):
         shutil.rmtree(stage / name, ignore_errors=True)
@@ -175,6 +194,9 @@ def main(root: Path, stage: Path, *, baseline: bool, model: bool) -> None:
     if baseline:
         for relative in NEW_TESTS:
             (stage / relative).write_text('"""Emptied for the baseline run."""\n')
+    if not obstore:
+        for relative in OBSTORE_TESTS:
+            (stage / relative).write_text('"""Run in the obstore stage (--obstore)."""\n')
     for relative in selection:
         test_file = stage / relative.split("::")[0]
         if not test_file.exists():
@@ -184,7 +206,7 @@ def main(root: Path, stage: Path, *, baseline: bool, model: bool) -> None:
     # pytest-markdown-docs would collect the README too; the selection names its tests.
     pyproject = pyproject.replace(" --markdown-docs", "")
     pyproject = pyproject.replace('testpaths = ["tests", "README.md"]', 'testpaths = ["tests"]')
-    new = pyproject + MUTMUT_SETTINGS.format(mutated=MUTATED, selection=selection)
+    new = pyproject + settings.format(mutated=mutated, selection=selection)
     target = stage / "pyproject.toml"
     if not target.exists() or target.read_text() != new:
         target.write_text(new)
@@ -197,15 +219,19 @@ _STATUS.update({152: "timeout", 255: "timeout", 37: "type check", -11: "segfault
 
 
 def report(stage: Path) -> None:
-    """Per mutated file: mutants and their results, from mutmut's meta files."""
+    """Per mutated file: mutants and their results, from mutmut's meta files (the main
+    stage's ``_obstore.py`` mutants are left out: the obstore stage runs them)."""
     import json
     from collections import Counter
 
     columns = ["killed", "survived", "no tests", "timeout", "suspicious", "not checked"]
     total: Counter[str] = Counter()
     print(f"{'file':44} {'mutants':>7} " + " ".join(f"{c:>11}" for c in columns) + "   score")
+    obstore_stage = stage.resolve().name.endswith("-obstore")
     for relative in MUTATED:
         meta = stage / "mutants" / f"{relative}.meta"
+        if not meta.exists() or (relative in OBSTORE_MUTATED) != obstore_stage:
+            continue
         codes = json.loads(meta.read_text())["exit_code_by_key"].values()
         counts = Counter(_STATUS.get(code, "suspicious") for code in codes)
         total.update(counts)
@@ -230,4 +256,5 @@ if __name__ == "__main__":
         Path(sys.argv[2]).resolve(),
         baseline="--baseline" in sys.argv[3:],
         model="--model" in sys.argv[3:],
+        obstore="--obstore" in sys.argv[3:],
     )
