@@ -433,6 +433,12 @@ def test_max_attempts_of_a_client_without_retry_settings() -> None:
         meta=SimpleNamespace(config=SimpleNamespace(retries={"mode": "x"}))
     )
     assert max_attempts_of(unknown) is None
+    # botocore's Config turns max_attempts into total_max_attempts; a config that
+    # carries max_attempts alone (an older botocore) counts retries, not attempts.
+    retries_only: Any = SimpleNamespace(
+        meta=SimpleNamespace(config=SimpleNamespace(retries={"max_attempts": 4}))
+    )
+    assert max_attempts_of(retries_only) == 5
 
 
 def _put_request() -> AWSRequest:

@@ -9,17 +9,28 @@ exceptions; no server, no network.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 pytest.importorskip("obstore")
 
 from obstore import exceptions as oe
 
-from sessionstore.adapters.s3._obstore import _Attempt, _classify, _first_line, _translate
+from sessionstore.adapters.s3._obstore import (
+    ObstoreTransport,
+    _Attempt,
+    _classify,
+    _first_line,
+    _translate,
+)
 from sessionstore.errors import (
     AccessDenied,
     BackendError,
     BackendUnavailable,
+    ConflictError,
+    OutcomeUnknown,
     SessionStoreError,
     StoreNotFound,
 )
@@ -124,3 +135,53 @@ def test_translate() -> None:
             _translate(attempt(status), WHERE, "b"), BackendUnavailable, f"{WHERE}: HTTP {status}"
         )
     check(_translate(attempt(429), WHERE, "b"), BackendUnavailable, f"{WHERE}: HTTP 429")
+
+
+# ------------------------------------------------------------------ _decide_write
+
+
+def decide(
+    attempt: _Attempt, seen: list[_Attempt], *, blind: bool = False, max_attempts: int = 3
+) -> BaseException | None:
+    """What ObstoreTransport._decide_write raises for ``attempt`` (None: retry it)."""
+    transport: Any = SimpleNamespace(
+        settings=SimpleNamespace(max_attempts=max_attempts, bucket="bucket")
+    )
+    try:
+        ObstoreTransport._decide_write(
+            transport, attempt, [*seen, attempt], WHERE, "s", blind, "written", attempt.error
+        )
+    except BaseException as exc:
+        return exc
+    return None
+
+
+def test_a_write_that_may_have_landed_and_cannot_be_resent_is_unknown() -> None:
+    error = decide(attempt(None), [], blind=True)
+    assert isinstance(error, OutcomeUnknown)
+    assert error.session_id == "s"
+    assert str(error).endswith(f"{WHERE}: TimeoutError: timed out")
+    assert decide(attempt(None), []) is None  # conditional: its precondition guards a resend
+    error = decide(attempt(500), [attempt(500), attempt(500)])
+    assert isinstance(error, OutcomeUnknown)
+
+
+def test_a_404_is_a_conflict_only_as_no_such_key() -> None:
+    assert isinstance(decide(attempt(404, "NoSuchKey"), []), ConflictError)
+    missing_bucket = decide(attempt(404, "NoSuchBucket"), [])
+    assert isinstance(missing_bucket, StoreNotFound)
+    assert str(missing_bucket) == f"S3 bucket 'bucket' does not exist ({WHERE})"
+    other = decide(attempt(404, "Other"), [])
+    assert type(other) is BackendError
+    assert str(other) == f"{WHERE}: HTTP 404 Other"
+
+
+def test_a_refusal_after_an_attempt_that_may_have_landed_is_unknown() -> None:
+    error = decide(attempt(412), [attempt(None)])
+    assert isinstance(error, OutcomeUnknown)
+    assert error.session_id == "s"
+    assert str(error).endswith(f"{WHERE}: HTTP 412 after an attempt that may have landed")
+    error = decide(attempt(403), [attempt(None)], blind=True)
+    assert isinstance(error, OutcomeUnknown)
+    assert error.session_id == "s"
+    assert str(error).endswith(f"{WHERE}: HTTP 403")
