@@ -436,9 +436,9 @@ def test_max_attempts_of_a_client_without_retry_settings() -> None:
     # botocore's Config turns max_attempts into total_max_attempts; a config that
     # carries max_attempts alone (an older botocore) counts retries, not attempts.
     retries_only: Any = SimpleNamespace(
-        meta=SimpleNamespace(config=SimpleNamespace(retries={"max_attempts": 4}))
+        meta=SimpleNamespace(config=SimpleNamespace(retries={"max_attempts": 6}))
     )
-    assert max_attempts_of(retries_only) == 5
+    assert max_attempts_of(retries_only) == 7
 
 
 def _put_request() -> AWSRequest:
