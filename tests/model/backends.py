@@ -193,7 +193,9 @@ def gcs_backend(server: GcsEmulator, bucket: str) -> Backend:
             "drop": Fault("drop_after", http_method, path),
             "refused_503": Fault("fail_before", http_method, path, status=503),
             "conflict_409": Fault("fail_before", http_method, path, status=429),
-            "throttle": Fault("fail_before", http_method, path, status=429, times=None),
+            # A burst, as on S3 (and as GCS's one-write-per-second limit is): a throttle
+            # that lasted until cleared would refuse a caller's every retry.
+            "throttle": Fault("fail_before", http_method, path, status=429, times=8),
             "stall": Fault("stall_before", http_method, path, delay=STALL),
         }
         server.add_fault(plans[fault])
