@@ -141,6 +141,10 @@ class Op:
     refusal_injected: bool = False
     """The server refused it without deciding its precondition (S3's 409
     ConditionalRequestConflict): a conflict answer needs no justification then."""
+    pending: tuple[int, ...] = ()
+    """Lease operations: ids of this lease's earlier writes whose outcome it never learnt
+    (cancelled, OutcomeUnknown). The lease resolves them before it acts and adopts one
+    that landed: then it expects that write's version, not ``expected``."""
 
     @property
     def writes(self) -> bool:
@@ -200,7 +204,11 @@ class _State:
 
 
 def _placeholder(op: Op) -> str:
-    return f"?op{op.id}"
+    return _placeholder_of(op.id)
+
+
+def _placeholder_of(op_id: int) -> str:
+    return f"?op{op_id}"
 
 
 class _Matcher:
@@ -244,10 +252,20 @@ def _fence_others(state: _State, leases: dict[int, Op], lease: int | None) -> fr
     return frozenset(lease_id for lease_id in leases if lease_id != lease) | state.fenced
 
 
+def _lease_precondition(m: _Matcher, state: _State, op: Op) -> tuple[bool, _State]:
+    """A lease's condition: its version, or that of a pending write of its that landed."""
+    ok, after = _precondition(m, state, op.expected)
+    if not ok and state.value is not None:
+        adopted = {_placeholder_of(pending) for pending in op.pending}
+        if state.value.version in adopted:
+            return True, state
+    return ok, after
+
+
 def _step_read(m: _Matcher, state: _State, op: Op) -> list[_State]:
     value, kind = state.value, op.kind
     if kind == "lease_load":
-        ok, state = _precondition(m, state, op.expected)
+        ok, state = _lease_precondition(m, state, op)
         if op.outcome == "fenced":
             # A lease a foreign restore revived may still know it was fenced (sticky).
             return [] if ok and op.lease not in state.revived else [state]
@@ -319,7 +337,7 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
     acquire = leases[op.lease]
     if op.outcome == "ok" and kind == "lease_release" and op.expected is None:
         return [state]  # released a lease that never wrote: nothing written
-    ok, after = _precondition(m, state, op.expected)
+    ok, after = _lease_precondition(m, state, op)
     tolerated = op.expected is None and not _FENCE_CREATE_AFTER_DELETE
     allowed = ok and (op.lease not in state.fenced or tolerated)
     if op.outcome == "fenced":

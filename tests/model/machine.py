@@ -166,6 +166,8 @@ class LeaseRecord:
     tag: str | None  # the snapshot the lease would write back on release
     released: bool = False
     busy: bool = False  # used by an operation of the current batch
+    #: Its writes whose outcome it has not learnt yet (it resolves them on its next call).
+    pending: tuple[int, ...] = ()
 
 
 class _Cancelled(Exception):
@@ -481,7 +483,9 @@ class ModelMachine(RuleBasedStateMachine):
         expected = lease.version
         if plan.kind == "lease_load":
             op = self._op(client, session, "lease_load", lease=lease_id, expected=expected)
+            op.pending = record.pending
             await self._finish(op, plan, lease.load, held.load, tag_of)
+            _settle(record, op)
             return op
         if plan.kind == "lease_release":
             op = self._op(
@@ -493,7 +497,9 @@ class ModelMachine(RuleBasedStateMachine):
                 tag=record.tag,
                 may_stall=stall,
             )
+            op.pending = record.pending
             await self._finish(op, plan, lease.release, held.release, lambda _: lease.version)
+            _settle(record, op)
             if op.outcome == "ok":
                 record.released = True
                 if lease.version is not None and expected is not None:
@@ -510,7 +516,9 @@ class ModelMachine(RuleBasedStateMachine):
             tag=tag,
             may_stall=stall,
         )
+        op.pending = record.pending
         await self._finish(op, plan, lambda: lease.save(snapshot), lambda: held.save(snapshot))
+        _settle(record, op)
         if op.outcome == "ok":
             record.tag = tag
             assert isinstance(op.result, str)
@@ -694,6 +702,15 @@ class ModelMachine(RuleBasedStateMachine):
             with contextlib.suppress(Exception):
                 self.loop.run_until_complete(self.store.aclose())
             self.loop.close()
+
+
+def _settle(record: LeaseRecord, op: Op) -> None:
+    """What the lease knows after ``op``: a write it never learnt the outcome of is pending;
+    an answer (ok, fenced) means it resolved every pending write first."""
+    if op.outcome == "unknown" and op.writes:
+        record.pending = (*record.pending, op.id)
+    elif op.outcome in {"ok", "fenced"}:
+        record.pending = ()
 
 
 def reader(session: int) -> Plan:

@@ -97,6 +97,21 @@ def test_a_cancelled_delete_that_was_sent_may_land_after_a_read() -> None:
     assert rules(history) == ["no linearization as a fenced CAS register"]
 
 
+def test_a_lease_adopts_its_cancelled_write_that_landed() -> None:
+    # Found on GCS (soak): a cancelled lease save landed; the lease's next call found its
+    # write id stored and adopted it, so it expected that write's version, not the one it
+    # had before the cancelled call.
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, "v1")),
+        op("lease_save", 2, 3, "unknown", lease=1, tag="x", expected="v1", note="cancelled"),
+        op("lease_load", 4, 5, lease=1, expected="v1", result="x"),
+        op("lease_save", 6, 7, lease=1, tag="y", expected="v2", result="v3"),
+    ]
+    assert rules(ops) == ["no linearization as a fenced CAS register"]
+    ops[2].pending = (ops[1].id,)  # its answer settles it: the next call expects "v2"
+    assert rules(ops) == []
+
+
 def test_lease_handoff_is_accepted() -> None:
     acquire = op("acquire", 2, 3, owner="A", lease=1, result=(1, "v2"))
     ops = [
