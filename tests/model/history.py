@@ -20,7 +20,11 @@ one register with compare-and-swap and lease fencing:
 * lease rules: (a)+(b) once anyone else wrote or deleted the session after a
   lease's acquire, no write of that lease may take effect (the model keeps a
   set of fenced leases; "anyone else" includes foreign programs); (c) an
-  acquire's epoch is greater than every epoch handed out before it.
+  acquire's epoch is greater than every epoch handed out before it;
+* idempotency keys: the register also holds the keys the stored body records. A keyed
+  save whose key is recorded writes nothing and returns the stored version (whatever
+  it expected); otherwise it is a save that records its key with the keys stored
+  before it (an unkeyed save or a delete forgets them).
 
 Separately, :func:`check_outcome_unknown` flags an ``OutcomeUnknown`` the
 library could have decided (its write was stored and nobody else could have
@@ -104,6 +108,8 @@ class Value:
     owner: str | None = None
     epoch: int = 0
     held: bool = False
+    keys: frozenset[str] = frozenset()
+    """Idempotency keys the stored body records (the model never uses 32, the window)."""
 
 
 def _visible(value: Value | None) -> Value | None:
@@ -141,10 +147,17 @@ class Op:
     refusal_injected: bool = False
     """The server refused it without deciding its precondition (S3's 409
     ConditionalRequestConflict): a conflict answer needs no justification then."""
+    idempotency_key: str | None = None
+    """A keyed save's key."""
     pending: tuple[int, ...] = ()
     """Lease operations: ids of this lease's earlier writes whose outcome it never learnt
     (cancelled, OutcomeUnknown). The lease resolves them before it acts and adopts one
     that landed: then it expects that write's version, not ``expected``."""
+    may_resolve: bool = False
+    """A fault was armed on it: a keyed save whose response was lost and whose body was
+    rewritten before the read-back is resolved by finding its key in the newer body, and
+    returns *that* body's version (documented: the stored result). Its effect is still
+    checked; the version it returns is then not its write's."""
 
     @property
     def writes(self) -> bool:
@@ -372,6 +385,8 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
         return _step_read(m, state, op)
     if op.refusal_injected and op.outcome in {"conflict", "fenced"}:
         return [state]
+    if kind == "save" and op.idempotency_key is not None:
+        return _step_keyed_save(m, state, op, leases)
     if kind in {"save", "delete"}:
         ok, after = _precondition(m, state, op.expected)
         if op.outcome == "conflict":
@@ -422,7 +437,7 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
             return []
         assert op.tag is not None
         keep = value or Value("", "")
-        new = Value(op.tag, _new_version(op), keep.owner, keep.epoch, keep.held)
+        new = Value(op.tag, _new_version(op), keep.owner, keep.epoch, keep.held, keep.keys)
         return [replace(state, value=new, fenced=_fence_others(state, leases, None))]
 
     if kind == "acquire":
@@ -430,6 +445,36 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
     if kind in {"lease_save", "lease_release"}:
         return _step_lease(m, state, op, leases)
     raise AssertionError(f"unknown kind {kind}")
+
+
+def _step_keyed_save(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_State]:
+    """A save with an idempotency key: a no-op if the key is recorded, else a save."""
+    key = op.idempotency_key
+    assert key is not None
+    assert op.tag is not None
+    current = _visible(state.value)
+    if current is not None and key in current.keys:
+        if op.outcome == "ok":  # writes nothing, returns the stored version
+            same, after = m.same(state, current.version, str(op.result))
+            return [after] if same else []
+        return [] if op.outcome == "conflict" else [state]
+    ok, after = _precondition(m, state, op.expected)
+    if op.outcome == "conflict":
+        return [] if ok else [state]
+    if op.outcome not in {"ok", "unknown"}:
+        return [state]
+    if not ok:
+        return []
+    keys = (current.keys if current is not None else frozenset()) | {key}
+    versions = [_new_version(op)]
+    if op.outcome == "ok" and op.may_resolve:
+        versions.append(_placeholder(op))  # resolved by a newer body holding its key
+    fenced = _fence_others(after, leases, None)
+    top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0
+    return [
+        replace(after, value=Value(op.tag, v, keys=keys), fenced=fenced, top_epoch=top)
+        for v in versions
+    ]
 
 
 #: (c) as the issue states it: epochs strictly increase over all acquires of a session,
@@ -474,7 +519,8 @@ def _linearizable(ops: list[Op], initial: Value | None = None) -> bool:
     known: set[str] = set()
     for o in ops:
         if o.outcome == "ok":
-            if isinstance(o.result, str) and o.writes:
+            # A keyed save may have written nothing and returned the stored version.
+            if isinstance(o.result, str) and o.writes and o.idempotency_key is None:
                 known.add(o.result)
             if o.kind == "acquire" and isinstance(o.result, tuple) and o.result[1]:
                 known.add(o.result[1])
@@ -615,6 +661,8 @@ def format_history(ops: list[Op]) -> str:
         args = []
         if o.tag is not None:
             args.append(f"tag={o.tag}")
+        if o.idempotency_key is not None:
+            args.append(f"key={o.idempotency_key}")
         if o.kind in {"save", "delete", "lease_save", "lease_release", "lease_load"}:
             args.append(f"expected={o.expected!r}")
         if o.owner is not None:

@@ -97,6 +97,65 @@ def test_a_cancelled_delete_that_was_sent_may_land_after_a_read() -> None:
     assert rules(history) == ["no linearization as a fenced CAS register"]
 
 
+def test_a_repeated_idempotency_key_writes_nothing_and_returns_the_stored_version() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", expected=None, idempotency_key="k", result="va"),
+        # The repeat expects absent, yet succeeds: its key is recorded, nothing is written.
+        op("save", 2, 3, tag="a2", expected=None, idempotency_key="k", result="va"),
+        op("save", 4, 5, tag="b", expected="va", idempotency_key="k2", result="vb"),
+        op("save", 6, 7, tag="a3", expected="va", idempotency_key="k", result="vb"),  # carried
+        op("load_versioned", 8, 9, result=("b", "vb")),
+    ]
+    assert rules(ops) == []
+
+
+def test_a_keyed_save_returns_the_version_of_an_unknown_write_with_its_key() -> None:
+    # Found on the filesystem: a keyed create-only save was cancelled but landed; its
+    # redelivery found the key and returned the stored version, the cancelled write's.
+    ops = [
+        op("save", 0, 1, "unknown", tag="t0", expected=None, idempotency_key="k"),
+        op("save", 2, 3, tag="t1", expected=None, idempotency_key="k", result="v"),
+        op("load_versioned", 4, 5, result=("t0", "v")),
+    ]
+    assert rules(ops) == []
+
+
+def test_a_repeated_idempotency_key_that_wrote_again_is_reported() -> None:
+    ops = [
+        op("save", 0, 1, tag="a", idempotency_key="k", result="va"),
+        op("save", 2, 3, tag="a2", idempotency_key="k", result="va2"),
+    ]
+    assert rules(ops) == ["no linearization as a fenced CAS register"]
+
+
+def test_an_unkeyed_save_or_a_delete_forgets_the_keys() -> None:
+    for forget in (op("save", 2, 3, tag="x", result="vx"), op("delete", 2, 3)):
+        ops = [
+            op("save", 0, 1, tag="a", idempotency_key="k", result="va"),
+            forget,
+            op("save", 4, 5, tag="a2", idempotency_key="k", result="va2"),  # applies again
+            op("load", 6, 7, result="a2"),
+        ]
+        assert rules(ops) == []
+        ops[2].result = "vx" if forget.kind == "save" else None
+        ops[3].result = "x" if forget.kind == "save" else None
+        assert rules(ops) != []  # still remembered: a fresh key would have been forgotten
+
+
+def test_a_keyed_save_resolved_by_a_newer_body_may_return_its_version() -> None:
+    # Its response was lost and another keyed save rewrote the body (carrying its key)
+    # before the read-back: it returns the newer body's version. Only after a fault.
+    ops = [
+        op("save", 0, 10, tag="a", idempotency_key="k", result="vb", may_resolve=True),
+        op("load_versioned", 1, 2, result=("a", "va")),  # its own write's version
+        op("save", 3, 5, tag="b", idempotency_key="k2", result="vb"),
+        op("load_versioned", 11, 12, result=("b", "vb")),
+    ]
+    assert rules(ops) == []
+    ops[0].may_resolve = False
+    assert rules(ops) != []
+
+
 def test_a_lease_adopts_its_cancelled_write_that_landed() -> None:
     # Found on GCS (soak): a cancelled lease save landed; the lease's next call found its
     # write id stored and adopted it, so it expected that write's version, not the one it
