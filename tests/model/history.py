@@ -153,6 +153,9 @@ class Op:
     """Lease operations: ids of this lease's earlier writes whose outcome it never learnt
     (cancelled, OutcomeUnknown). The lease resolves them before it acts and adopts one
     that landed: then it expects that write's version, not ``expected``."""
+    pending_releases: tuple[int, ...] = ()
+    """Those of ``pending`` that are releases: a lease that adopts one is released, and
+    refuses everything (FencedError)."""
     may_resolve: bool = False
     """A fault was armed on it: a keyed save whose response was lost and whose body was
     rewritten before the read-back is resolved by finding its key in the newer body, and
@@ -266,11 +269,13 @@ def _fence_others(state: _State, leases: dict[int, Op], lease: int | None) -> fr
 
 
 def _lease_precondition(m: _Matcher, state: _State, op: Op) -> tuple[bool, _State]:
-    """A lease's condition: its version, or that of a pending write of its that landed."""
+    """A lease's condition: its version, or that of a pending write of its that landed
+    (which it adopts; a pending release that landed leaves it released: False)."""
     ok, after = _precondition(m, state, op.expected)
     if not ok and state.value is not None:
         adopted = {_placeholder_of(pending) for pending in op.pending}
-        if state.value.version in adopted:
+        released = {_placeholder_of(pending) for pending in op.pending_releases}
+        if state.value.version in adopted - released:
             return True, state
     return ok, after
 

@@ -166,8 +166,10 @@ class LeaseRecord:
     tag: str | None  # the snapshot the lease would write back on release
     released: bool = False
     busy: bool = False  # used by an operation of the current batch
-    #: Its writes whose outcome it has not learnt yet (it resolves them on its next call).
+    #: Its writes whose outcome it has not learnt yet (it resolves them on its next call),
+    #: and which of them are releases.
     pending: tuple[int, ...] = ()
+    pending_releases: tuple[int, ...] = ()
 
 
 class _Cancelled(Exception):
@@ -483,7 +485,7 @@ class ModelMachine(RuleBasedStateMachine):
         expected = lease.version
         if plan.kind == "lease_load":
             op = self._op(client, session, "lease_load", lease=lease_id, expected=expected)
-            op.pending = record.pending
+            op.pending, op.pending_releases = record.pending, record.pending_releases
             await self._finish(op, plan, lease.load, held.load, tag_of)
             _settle(record, op)
             return op
@@ -497,7 +499,7 @@ class ModelMachine(RuleBasedStateMachine):
                 tag=record.tag,
                 may_stall=stall,
             )
-            op.pending = record.pending
+            op.pending, op.pending_releases = record.pending, record.pending_releases
             await self._finish(op, plan, lease.release, held.release, lambda _: lease.version)
             _settle(record, op)
             if op.outcome == "ok":
@@ -516,7 +518,7 @@ class ModelMachine(RuleBasedStateMachine):
             tag=tag,
             may_stall=stall,
         )
-        op.pending = record.pending
+        op.pending, op.pending_releases = record.pending, record.pending_releases
         await self._finish(op, plan, lambda: lease.save(snapshot), lambda: held.save(snapshot))
         _settle(record, op)
         if op.outcome == "ok":
@@ -709,8 +711,10 @@ def _settle(record: LeaseRecord, op: Op) -> None:
     an answer (ok, fenced) means it resolved every pending write first."""
     if op.outcome == "unknown" and op.writes:
         record.pending = (*record.pending, op.id)
+        if op.kind == "lease_release":
+            record.pending_releases = (*record.pending_releases, op.id)
     elif op.outcome in {"ok", "fenced"}:
-        record.pending = ()
+        record.pending = record.pending_releases = ()
 
 
 def reader(session: int) -> Plan:

@@ -171,6 +171,22 @@ def test_a_lease_adopts_its_cancelled_write_that_landed() -> None:
     assert rules(ops) == []
 
 
+def test_a_lease_that_adopts_its_cancelled_release_is_released() -> None:
+    # Found on the filesystem (CI search): a cancelled release landed; the lease's next
+    # call found it and refused (released), which only that landing justifies here.
+    ops = [
+        op("save", 0, 1, tag="a", result="v0"),
+        op("acquire", 2, 3, owner="A", lease=1, result=(1, "v1")),
+        op("lease_release", 4, 5, "unknown", lease=1, tag="a", expected="v1", note="cancelled"),
+        op("load_versioned", 6, 7, result=("a", "v2")),  # the release landed
+        op("lease_load", 8, 9, "fenced", lease=1, expected="v1"),
+    ]
+    ops[4].pending = ops[4].pending_releases = (ops[2].id,)
+    assert rules(ops) == []
+    ops[4].outcome, ops[4].result = "ok", "a"  # a released lease must not load
+    assert rules(ops) == ["no linearization as a fenced CAS register"]
+
+
 def test_lease_handoff_is_accepted() -> None:
     acquire = op("acquire", 2, 3, owner="A", lease=1, result=(1, "v2"))
     ops = [
