@@ -715,6 +715,8 @@ def _settle(record: LeaseRecord, op: Op) -> None:
             record.pending_releases = (*record.pending_releases, op.id)
     elif op.outcome in {"ok", "fenced"}:
         record.pending = record.pending_releases = ()
+        # It found its own release landed: released now, it refuses without I/O.
+        record.released = record.released or record.lease.released
 
 
 def reader(session: int) -> Plan:
