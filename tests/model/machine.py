@@ -589,7 +589,8 @@ class ModelMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.backend.processes and not self.spawned)
     @rule(session=st.integers(0, len(SESSIONS) - 1), kill_at=st.integers(0, 3))
     def killed_writer(self, session: int, kill_at: int) -> None:
-        """A worker process saves in a loop and is SIGKILLed while saving number ``kill_at``."""
+        """A worker process saves in a loop and is SIGKILLed once it begins save ``kill_at``
+        (the signal lands a little later: whatever it began by then is recorded)."""
         assert self.url is not None
         self.spawned = True
         name = SESSIONS[session]
@@ -597,20 +598,23 @@ class ModelMachine(RuleBasedStateMachine):
         worker = spawn_worker("model-saves", self.url, name, prefix, "4", env=self.backend.env)
         assert worker.stdout is not None
         pending: dict[int, Op] = {}
+        killed = False
         try:
+            # The worker runs ahead of this loop (its lines wait in the pipe), so it may
+            # have finished save ``kill_at`` and begun more before the SIGKILL lands:
+            # read on to the end of what it printed before it died, and record it all.
             for line in worker.stdout:
+                if not line.endswith("\n"):
+                    break  # cut off by the kill
                 word, number, stamp, *rest = line.split(" ", 3)
                 index = int(number)
                 if word == "inv":
                     op = self._op("process", name, "save", tag=f"{prefix}{index}", expected=ANY)
                     op.invoked = float(stamp)
                     pending[index] = op
-                    if index == kill_at:
+                    if index == kill_at and not killed:
                         worker.send_signal(signal.SIGKILL)
-                        op.completed = time.monotonic()
-                        op.bounded = self.backend.name == "filesystem"
-                        op.note = "SIGKILL while saving"
-                        break
+                        killed = True
                 else:
                     done = pending.pop(index)
                     done.completed, done.outcome = float(stamp), "ok"
@@ -620,6 +624,12 @@ class ModelMachine(RuleBasedStateMachine):
             with contextlib.suppress(ProcessLookupError):
                 worker.kill()
             worker.communicate(timeout=60)
+        dead = time.monotonic()  # reaped: it writes nothing more itself
+        for op in pending.values():
+            op.completed = dead
+            # A file write dies with its process; a request it sent may still land.
+            op.bounded = self.backend.name == "filesystem"
+            op.note = "SIGKILL while saving"
 
     @precondition(lambda self: self.backend.forks and not self.forked)
     @rule(session=st.integers(0, len(SESSIONS) - 1))
