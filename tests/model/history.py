@@ -356,6 +356,11 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
     if op.outcome == "ok" and kind == "lease_release" and op.expected is None:
         return [state]  # released a lease that never wrote: nothing written
     ok, after = _lease_precondition(m, state, op)
+    # A pending save of its own that landed is adopted: a release writes that body back.
+    adopted = state.value is not None and state.value.version in {
+        _placeholder_of(pending) for pending in op.pending
+    }
+    tag = state.value.tag if adopted and state.value is not None else op.tag
     tolerated = op.expected is None and not _FENCE_CREATE_AFTER_DELETE
     allowed = ok and (op.lease not in state.fenced or tolerated)
     if op.outcome == "fenced":
@@ -371,9 +376,11 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
         # delete, epochs may start again).
         top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0
         return [replace(after, value=None, fenced=fenced, top_epoch=top)]
-    assert op.tag is not None
+    if kind == "lease_save":
+        tag = op.tag
+    assert tag is not None
     epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
-    new = Value(op.tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
+    new = Value(tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
     # Its own write leaves the lease current (a tolerated re-create, too).
     return [replace(after, value=new, fenced=fenced, top_epoch=max(after.top_epoch, epoch))]
 

@@ -727,6 +727,10 @@ def _settle(record: LeaseRecord, op: Op) -> None:
         record.pending = record.pending_releases = ()
         # It found its own release landed: released now, it refuses without I/O.
         record.released = record.released or record.lease.released
+        # It may have adopted a pending save: what it would write back on release now.
+        payload = record.lease._body.payload
+        body = None if payload is None else SessionSnapshot.model_validate_json(payload)
+        record.tag = tag_of(body)
 
 
 def reader(session: int) -> Plan:

@@ -171,6 +171,20 @@ def test_a_lease_adopts_its_cancelled_write_that_landed() -> None:
     assert rules(ops) == []
 
 
+def test_a_release_after_an_adopted_save_writes_that_save_back() -> None:
+    # Found on S3 (soak): a cancelled lease save landed; the lease's release adopted it
+    # and wrote its body (t12) back, not the one the lease had saved before (t6).
+    ops = [
+        op("acquire", 0, 1, owner="A", lease=1, result=(1, "v1")),
+        op("lease_save", 2, 3, "unknown", lease=1, tag="t12", expected="v1", note="cancelled"),
+        op("lease_release", 4, 5, lease=1, tag="t6", expected="v1", result="v3"),
+        op("load_versioned", 6, 7, result=("t12", "v3")),
+    ]
+    assert rules(ops) == ["no linearization as a fenced CAS register"]
+    ops[2].pending = (ops[1].id,)
+    assert rules(ops) == []
+
+
 def test_a_lease_that_adopts_its_cancelled_release_is_released() -> None:
     # Found on the filesystem (CI search): a cancelled release landed; the lease's next
     # call found it and refused (released), which only that landing justifies here.
