@@ -201,6 +201,20 @@ def test_a_lease_that_adopts_its_cancelled_release_is_released() -> None:
     assert rules(ops) == ["no linearization as a fenced CAS register"]
 
 
+def test_a_restore_may_bring_back_the_version_of_an_unknown_write() -> None:
+    # Found on S3 (soak): a cancelled save landed unseen by its caller; a read saw it;
+    # a foreign program then restored those exact bytes (the same content-derived version).
+    ops = [
+        op("save", 0, 1, "unknown", tag="t12", note="cancelled"),
+        op("load_versioned", 2, 3, result=("t12", "v")),
+        op("foreign_write", 4, 5, value=Value("t12", "v"), result="v", note="restore"),
+        op("load_versioned", 6, 7, result=("t12", "v")),
+    ]
+    assert rules(ops) == []
+    ops[2].note = "seed"  # a new body: its version is its own, the read saw another write
+    assert rules(ops) == ["no linearization as a fenced CAS register"]
+
+
 def test_lease_handoff_is_accepted() -> None:
     acquire = op("acquire", 2, 3, owner="A", lease=1, result=(1, "v2"))
     ops = [
