@@ -211,6 +211,9 @@ class _State:
     # Fenced leases a foreign restore made current again: they may write (CAS passes),
     # or refuse because they had learnt they were fenced (sticky); both are allowed.
     revived: frozenset[int] = frozenset()
+    # Versions keyed saves wrote so far (a keyed save's result is not in the matcher's
+    # known set: it may be a no-op's, the stored version), which placeholders cannot be.
+    written: frozenset[str] = frozenset()
 
     def bound(self, version: str) -> str | None:
         for placeholder, observed in self.bindings:
@@ -239,7 +242,11 @@ class _Matcher:
         bound = state.bound(stored)
         if bound is not None:
             return bound == observed, state
-        if observed in self.known or any(v == observed for _, v in state.bindings):
+        if (
+            observed in self.known
+            or observed in state.written
+            or any(v == observed for _, v in state.bindings)
+        ):
             return False, state
         return True, replace(state, bindings=(*state.bindings, (stored, observed)))
 
@@ -484,7 +491,13 @@ def _step_keyed_save(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) 
     fenced = _fence_others(after, leases, None)
     top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0
     return [
-        replace(after, value=Value(op.tag, v, keys=keys), fenced=fenced, top_epoch=top)
+        replace(
+            after,
+            value=Value(op.tag, v, keys=keys),
+            fenced=fenced,
+            top_epoch=top,
+            written=after.written if v.startswith("?") else after.written | {v},
+        )
         for v in versions
     ]
 

@@ -120,6 +120,17 @@ def test_a_keyed_save_returns_the_version_of_an_unknown_write_with_its_key() -> 
     assert rules(ops) == []
 
 
+def test_a_conflict_after_a_keyed_save_is_justified_by_a_later_unknown_write() -> None:
+    # Found on S3 (document soak): the keyed save's version cannot also be the version of
+    # the cancelled save that landed after it, so the conflict is justified.
+    ops = [
+        op("save", 0, 1, tag="t3", idempotency_key="k", result="v3"),
+        op("save", 2, 3, "unknown", tag="t6", note="cancelled"),
+        op("save", 4, 5, "conflict", tag="t10", expected="v3"),
+    ]
+    assert rules(ops) == []
+
+
 def test_a_repeated_idempotency_key_that_wrote_again_is_reported() -> None:
     ops = [
         op("save", 0, 1, tag="a", idempotency_key="k", result="va"),
