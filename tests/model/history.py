@@ -385,7 +385,10 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
         return [replace(after, value=None, fenced=fenced, top_epoch=top)]
     if kind == "lease_save":
         tag = op.tag
-    assert tag is not None
+    if tag is None:
+        # A release of a lease holding only its claim deletes that claim; a path on which
+        # the register holds a snapshot under the lease's version is not a real one.
+        return []
     epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
     new = Value(tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
     # Its own write leaves the lease current (a tolerated re-create, too).
