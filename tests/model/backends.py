@@ -60,6 +60,11 @@ class Backend:
     """Versions derive from the body's bytes (a byte-exact restore brings one back)."""
     processes: bool = True
     forks: bool = True
+    cancel_bounded: bool = False
+    """A cancelled call never takes effect after its cancellation returned: true only where
+    the store does its I/O on the caller's event loop (memory). Elsewhere the I/O runs on
+    a worker thread, and a call cancelled after its worker began (its request on the
+    wire) may still land later, as the README's *Cancellation* paragraph says."""
 
     def foreign_write(self, store: SessionPersistence, session: str, body: bytes) -> str:
         """Another program writes ``body`` (no library involved in deciding anything)."""
@@ -76,6 +81,7 @@ def memory_backend() -> Backend:
         lambda: (MemoryPersistence(), None),
         processes=False,
         forks=False,
+        cancel_bounded=True,
     )
 
 
@@ -187,7 +193,9 @@ def gcs_backend(server: GcsEmulator, bucket: str) -> Backend:
             "drop": Fault("drop_after", http_method, path),
             "refused_503": Fault("fail_before", http_method, path, status=503),
             "conflict_409": Fault("fail_before", http_method, path, status=429),
-            "throttle": Fault("fail_before", http_method, path, status=429, times=None),
+            # A burst, as on S3 (and as GCS's one-write-per-second limit is): a throttle
+            # that lasted until cleared would refuse a caller's every retry.
+            "throttle": Fault("fail_before", http_method, path, status=429, times=8),
             "stall": Fault("stall_before", http_method, path, delay=STALL),
         }
         server.add_fault(plans[fault])

@@ -20,7 +20,11 @@ one register with compare-and-swap and lease fencing:
 * lease rules: (a)+(b) once anyone else wrote or deleted the session after a
   lease's acquire, no write of that lease may take effect (the model keeps a
   set of fenced leases; "anyone else" includes foreign programs); (c) an
-  acquire's epoch is greater than every epoch handed out before it.
+  acquire's epoch is greater than every epoch handed out before it;
+* idempotency keys: the register also holds the keys the stored body records. A keyed
+  save whose key is recorded writes nothing and returns the stored version (whatever
+  it expected); otherwise it is a save that records its key with the keys stored
+  before it (an unkeyed save or a delete forgets them).
 
 Separately, :func:`check_outcome_unknown` flags an ``OutcomeUnknown`` the
 library could have decided (its write was stored and nobody else could have
@@ -104,6 +108,8 @@ class Value:
     owner: str | None = None
     epoch: int = 0
     held: bool = False
+    keys: frozenset[str] = frozenset()
+    """Idempotency keys the stored body records (the model never uses 32, the window)."""
 
 
 def _visible(value: Value | None) -> Value | None:
@@ -141,6 +147,20 @@ class Op:
     refusal_injected: bool = False
     """The server refused it without deciding its precondition (S3's 409
     ConditionalRequestConflict): a conflict answer needs no justification then."""
+    idempotency_key: str | None = None
+    """A keyed save's key."""
+    pending: tuple[int, ...] = ()
+    """Lease operations: ids of this lease's earlier writes whose outcome it never learnt
+    (cancelled, OutcomeUnknown). The lease resolves them before it acts and adopts one
+    that landed: then it expects that write's version, not ``expected``."""
+    pending_releases: tuple[int, ...] = ()
+    """Those of ``pending`` that are releases: a lease that adopts one is released, and
+    refuses everything (FencedError)."""
+    may_resolve: bool = False
+    """A fault was armed on it: a keyed save whose response was lost and whose body was
+    rewritten before the read-back is resolved by finding its key in the newer body, and
+    returns *that* body's version (documented: the stored result). Its effect is still
+    checked; the version it returns is then not its write's."""
 
     @property
     def writes(self) -> bool:
@@ -191,6 +211,9 @@ class _State:
     # Fenced leases a foreign restore made current again: they may write (CAS passes),
     # or refuse because they had learnt they were fenced (sticky); both are allowed.
     revived: frozenset[int] = frozenset()
+    # Versions keyed saves wrote so far (a keyed save's result is not in the matcher's
+    # known set: it may be a no-op's, the stored version), which placeholders cannot be.
+    written: frozenset[str] = frozenset()
 
     def bound(self, version: str) -> str | None:
         for placeholder, observed in self.bindings:
@@ -200,7 +223,11 @@ class _State:
 
 
 def _placeholder(op: Op) -> str:
-    return f"?op{op.id}"
+    return _placeholder_of(op.id)
+
+
+def _placeholder_of(op_id: int) -> str:
+    return f"?op{op_id}"
 
 
 class _Matcher:
@@ -215,7 +242,11 @@ class _Matcher:
         bound = state.bound(stored)
         if bound is not None:
             return bound == observed, state
-        if observed in self.known or any(v == observed for _, v in state.bindings):
+        if (
+            observed in self.known
+            or observed in state.written
+            or any(v == observed for _, v in state.bindings)
+        ):
             return False, state
         return True, replace(state, bindings=(*state.bindings, (stored, observed)))
 
@@ -244,10 +275,22 @@ def _fence_others(state: _State, leases: dict[int, Op], lease: int | None) -> fr
     return frozenset(lease_id for lease_id in leases if lease_id != lease) | state.fenced
 
 
+def _lease_precondition(m: _Matcher, state: _State, op: Op) -> tuple[bool, _State]:
+    """A lease's condition: its version, or that of a pending write of its that landed
+    (which it adopts; a pending release that landed leaves it released: False)."""
+    ok, after = _precondition(m, state, op.expected)
+    if not ok and state.value is not None:
+        adopted = {_placeholder_of(pending) for pending in op.pending}
+        released = {_placeholder_of(pending) for pending in op.pending_releases}
+        if state.value.version in adopted - released:
+            return True, state
+    return ok, after
+
+
 def _step_read(m: _Matcher, state: _State, op: Op) -> list[_State]:
     value, kind = state.value, op.kind
     if kind == "lease_load":
-        ok, state = _precondition(m, state, op.expected)
+        ok, state = _lease_precondition(m, state, op)
         if op.outcome == "fenced":
             # A lease a foreign restore revived may still know it was fenced (sticky).
             return [] if ok and op.lease not in state.revived else [state]
@@ -319,7 +362,12 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
     acquire = leases[op.lease]
     if op.outcome == "ok" and kind == "lease_release" and op.expected is None:
         return [state]  # released a lease that never wrote: nothing written
-    ok, after = _precondition(m, state, op.expected)
+    ok, after = _lease_precondition(m, state, op)
+    # A pending save of its own that landed is adopted: a release writes that body back.
+    adopted = state.value is not None and state.value.version in {
+        _placeholder_of(pending) for pending in op.pending
+    }
+    tag = state.value.tag if adopted and state.value is not None else op.tag
     tolerated = op.expected is None and not _FENCE_CREATE_AFTER_DELETE
     allowed = ok and (op.lease not in state.fenced or tolerated)
     if op.outcome == "fenced":
@@ -335,9 +383,14 @@ def _step_lease(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> li
         # delete, epochs may start again).
         top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0
         return [replace(after, value=None, fenced=fenced, top_epoch=top)]
-    assert op.tag is not None
+    if kind == "lease_save":
+        tag = op.tag
+    if tag is None:
+        # A release of a lease holding only its claim deletes that claim; a path on which
+        # the register holds a snapshot under the lease's version is not a real one.
+        return []
     epoch = acquire.result[0] if isinstance(acquire.result, tuple) else 0
-    new = Value(op.tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
+    new = Value(tag, _new_version(op), acquire.owner, epoch, kind == "lease_save")
     # Its own write leaves the lease current (a tolerated re-create, too).
     return [replace(after, value=new, fenced=fenced, top_epoch=max(after.top_epoch, epoch))]
 
@@ -354,6 +407,8 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
         return _step_read(m, state, op)
     if op.refusal_injected and op.outcome in {"conflict", "fenced"}:
         return [state]
+    if kind == "save" and op.idempotency_key is not None:
+        return _step_keyed_save(m, state, op, leases)
     if kind in {"save", "delete"}:
         ok, after = _precondition(m, state, op.expected)
         if op.outcome == "conflict":
@@ -404,7 +459,7 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
             return []
         assert op.tag is not None
         keep = value or Value("", "")
-        new = Value(op.tag, _new_version(op), keep.owner, keep.epoch, keep.held)
+        new = Value(op.tag, _new_version(op), keep.owner, keep.epoch, keep.held, keep.keys)
         return [replace(state, value=new, fenced=_fence_others(state, leases, None))]
 
     if kind == "acquire":
@@ -412,6 +467,42 @@ def _step(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_St
     if kind in {"lease_save", "lease_release"}:
         return _step_lease(m, state, op, leases)
     raise AssertionError(f"unknown kind {kind}")
+
+
+def _step_keyed_save(m: _Matcher, state: _State, op: Op, leases: dict[int, Op]) -> list[_State]:
+    """A save with an idempotency key: a no-op if the key is recorded, else a save."""
+    key = op.idempotency_key
+    assert key is not None
+    assert op.tag is not None
+    current = _visible(state.value)
+    if current is not None and key in current.keys:
+        if op.outcome == "ok":  # writes nothing, returns the stored version
+            same, after = m.same(state, current.version, str(op.result))
+            return [after] if same else []
+        return [] if op.outcome == "conflict" else [state]
+    ok, after = _precondition(m, state, op.expected)
+    if op.outcome == "conflict":
+        return [] if ok else [state]
+    if op.outcome not in {"ok", "unknown"}:
+        return [state]
+    if not ok:
+        return []
+    keys = (current.keys if current is not None else frozenset()) | {key}
+    versions = [_new_version(op)]
+    if op.outcome == "ok" and op.may_resolve:
+        versions.append(_placeholder(op))  # resolved by a newer body holding its key
+    fenced = _fence_others(after, leases, None)
+    top = after.top_epoch if _EPOCH_RULE_ACROSS_DELETE else 0
+    return [
+        replace(
+            after,
+            value=Value(op.tag, v, keys=keys),
+            fenced=fenced,
+            top_epoch=top,
+            written=after.written if v.startswith("?") else after.written | {v},
+        )
+        for v in versions
+    ]
 
 
 #: (c) as the issue states it: epochs strictly increase over all acquires of a session,
@@ -455,8 +546,13 @@ def _linearizable(ops: list[Op], initial: Value | None = None) -> bool:
             _LEASE_VERSIONS.setdefault(o.lease, set()).add(held)
     known: set[str] = set()
     for o in ops:
+        if o.kind == "foreign_write" and o.note == "restore":
+            # A restore writes an earlier body's exact bytes: on content-derived versions
+            # it brings back that body's version, perhaps one only a placeholder stands for.
+            continue
         if o.outcome == "ok":
-            if isinstance(o.result, str) and o.writes:
+            # A keyed save may have written nothing and returned the stored version.
+            if isinstance(o.result, str) and o.writes and o.idempotency_key is None:
                 known.add(o.result)
             if o.kind == "acquire" and isinstance(o.result, tuple) and o.result[1]:
                 known.add(o.result[1])
@@ -597,6 +693,8 @@ def format_history(ops: list[Op]) -> str:
         args = []
         if o.tag is not None:
             args.append(f"tag={o.tag}")
+        if o.idempotency_key is not None:
+            args.append(f"key={o.idempotency_key}")
         if o.kind in {"save", "delete", "lease_save", "lease_release", "lease_load"}:
             args.append(f"expected={o.expected!r}")
         if o.owner is not None:

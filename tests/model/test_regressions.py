@@ -239,6 +239,44 @@ def test_gcs_timed_out_create_is_never_sent_twice(
     assert run(store.load("s")) is None
 
 
+@pytest.mark.usefixtures("gcs_sandbox")
+def test_gcs_delete_cancelled_after_it_was_sent_lands_after_the_cancellation(
+    gcs_server: GcsEmulator, make_gcs_store: Callable[..., GcsPersistence]
+) -> None:
+    """Not a bug: documented (README, *Cancellation*); the model allows it (cancel_bounded).
+
+    The GCS finding of the soak: a cancelled conditional delete landed after a read that
+    followed its cancellation. Here the proxy holds the DELETE (well inside the client's
+    timeout) until after the caller saw its cancellation and read the session back.
+    """
+    from support.gcs_server import Fault
+
+    reached = threading.Event()
+
+    class Held(Fault):
+        def matches(self, method: str, path: str) -> bool:
+            hit = super().matches(method, path)
+            if hit:
+                reached.set()
+            return hit
+
+    store = make_gcs_store(timeout=(5.0, 5.0))
+    version = run(store.save("s", tagged("a")))
+    gcs_server.add_fault(Held("stall_before", "DELETE", "/s.json", delay=1.0))
+
+    async def cancelled_delete() -> SessionSnapshot | None:
+        task = asyncio.create_task(store.delete("s", expected_version=version))
+        await asyncio.to_thread(reached.wait, 10)  # its request is on the wire
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await store.load("s")
+
+    assert tag_of(run(cancelled_delete())) == "a"  # not deleted when the cancellation returned
+    assert gcs_server.wait_stalled(10)
+    assert run(store.load("s")) is None  # the cancelled delete landed afterwards
+
+
 def test_conditional_delete_of_an_already_deleted_session_is_not_a_success(
     s3_server: S3Emulator, s3_bucket: str, s3_client: Any
 ) -> None:
