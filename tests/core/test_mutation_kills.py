@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Coroutine
 
     from sessionstore.contract import ExpectedVersion, RemoveExpected, StoredObject
+    from sessionstore.ownership import SessionLease
 
 T = TypeVar("T")
 
@@ -352,16 +353,22 @@ def test_blocking_lease_block_error_wins_over_a_fenced_release(store: ScriptedSt
         serve()
 
 
-def test_a_lease_write_lost_before_landing_is_forgotten_by_the_next_call(
-    store: ScriptedStore,
-) -> None:
-    """Kills SessionLease._write/_ready mutants of the pending write that did not land."""
+def _lease_with_a_pending_write_that_did_not_land(store: ScriptedStore) -> SessionLease:
+    """A lease that saved snapshot 1, then got OutcomeUnknown for snapshot 2 (not stored)."""
     lease = run(store.acquire("s", "owner-a"))
     run(lease.save(make_snapshot(1)))
     store.write_faults = ["unknown-unapplied"]
     store.read_faults = 1
     with pytest.raises(OutcomeUnknown):
         run(lease.save(make_snapshot(2)))
+    return lease
+
+
+def test_a_lease_write_lost_before_landing_is_forgotten_by_the_next_call(
+    store: ScriptedStore,
+) -> None:
+    """Kills SessionLease._write/_ready mutants of the pending write that did not land."""
+    lease = _lease_with_a_pending_write_that_did_not_land(store)
     run(lease.save(make_snapshot(3)))
     assert not lease.fenced
     assert run(store.load("s")) == make_snapshot(3)
@@ -686,12 +693,7 @@ def test_a_lease_knows_the_version_it_replaced(store: ScriptedStore) -> None:
 
 def test_a_pending_lease_write_then_a_delete_fences(store: ScriptedStore) -> None:
     """Kills SessionLease._ready mutants 13, 33 (a pending write, nothing stored)."""
-    lease = run(store.acquire("s", "owner-a"))
-    run(lease.save(make_snapshot(1)))
-    store.write_faults = ["unknown-unapplied"]
-    store.read_faults = 1
-    with pytest.raises(OutcomeUnknown):
-        run(lease.save(make_snapshot(2)))
+    lease = _lease_with_a_pending_write_that_did_not_land(store)
     run(store.delete("s"))
     with pytest.raises(FencedError):
         run(lease.save(make_snapshot(3)))
@@ -700,12 +702,7 @@ def test_a_pending_lease_write_then_a_delete_fences(store: ScriptedStore) -> Non
 
 def test_a_pending_write_resolved_by_a_load_is_forgotten(store: ScriptedStore) -> None:
     """Kills SessionLease._ready mutant 35 (a resolved pending write left behind)."""
-    lease = run(store.acquire("s", "owner-a"))
-    run(lease.save(make_snapshot(1)))
-    store.write_faults = ["unknown-unapplied"]
-    store.read_faults = 1
-    with pytest.raises(OutcomeUnknown):
-        run(lease.save(make_snapshot(2)))
+    lease = _lease_with_a_pending_write_that_did_not_land(store)
     assert run(lease.load()) == make_snapshot(1)
     assert run(lease.load()) == make_snapshot(1)
     run(lease.save(make_snapshot(3)))
