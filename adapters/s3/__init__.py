@@ -42,6 +42,7 @@ and neither MRAPs nor replication coordinate them across regions.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from sessionstore.adapters.s3._config import (
@@ -147,6 +148,7 @@ class S3Persistence(SessionPersistence):
         self._page_size = page_size
         self._given_client = client
         self._boto3: Boto3Transport | None = None
+        self._boto3_lock = threading.Lock()
         self.transport = transport
         # The obstore transport (see _obstore): natively async, never on the worker pool.
         # Only the boto3 transport's module imports botocore; an obstore store builds it
@@ -233,6 +235,7 @@ class S3Persistence(SessionPersistence):
 
     def _after_fork(self) -> None:
         super()._after_fork()
+        self._boto3_lock = threading.Lock()
         if self._fast is not None:
             self._fast.forget()
         if self._boto3 is not None:
@@ -263,9 +266,13 @@ class S3Persistence(SessionPersistence):
 
     def _blocking(self) -> Boto3Transport:
         """The boto3 transport (built on first use by an obstore store: history only)."""
-        if self._boto3 is None:
-            self._boto3 = self._boto3_transport()
-        return self._boto3
+        transport = self._boto3
+        if transport is None:
+            with self._boto3_lock:  # history calls run on several worker threads
+                if self._boto3 is None:
+                    self._boto3 = self._boto3_transport()
+                transport = self._boto3
+        return transport
 
     def _s3(self) -> S3Client:
         """The boto3 client, built on first use (never on the event loop)."""

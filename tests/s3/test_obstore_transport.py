@@ -3,6 +3,7 @@ operation (counted at the emulator), no boto3 in the process, conditional delete
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -138,3 +139,35 @@ def test_the_obstore_transport_needs_and_imports_no_boto3(
     modules = json.loads(result.stdout)
     assert "obstore" in modules
     assert [m for m in modules if m.split(".")[0] in ("boto3", "botocore", "s3transfer")] == []
+
+
+def test_an_obstore_store_reads_history_through_a_lazily_built_boto3_transport(
+    s3_server: S3Emulator, s3_prefix: str, aws_sandbox: None
+) -> None:
+    bucket = "obstore-history"
+    s3_server.create_bucket(bucket)
+    s3_server.admin.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    store = S3Persistence(
+        bucket, s3_prefix, transport="obstore", endpoint_url=s3_server.endpoint_url
+    )
+    first = run(store.save("a", make_snapshot(1)))
+    second = run(store.save("a", make_snapshot(2), expected_version=first))
+    assert _boto3_of(store) is None  # saves and loads never build it
+
+    async def histories() -> list[list[Any]]:
+        return list(await asyncio.gather(*(store.history("a") for _ in range(8))))
+
+    listed = run(histories())
+    assert {tuple(v.version for v in h) for h in listed} == {(second, first)}
+    built = _boto3_of(store)
+    assert built is not None
+    oldest = listed[0][-1].version_id
+    assert b'"turn_count":1' in run(store.read_version("a", oldest))
+    assert _boto3_of(store) is built  # built once, then kept
+    run(store.aclose())
+
+
+def _boto3_of(store: S3Persistence) -> object:
+    return store._boto3
