@@ -193,27 +193,15 @@ class S3Persistence(SessionPersistence):
         await self._run_sync(self._remove_sync, session_id, expected)
 
     async def _list(self, prefix: str) -> AsyncIterator[str]:
-        if self._fast is not None:
-            start = len(self._key_prefix)
-            pages = self._fast.list_keys(
-                self._key_prefix.rstrip("/"), self._key_prefix + prefix, self._page_size
-            )
-            async for keys in pages:
-                for key in keys:
-                    name = key[start:]
-                    if "/" not in name and name.endswith(_SUFFIX) and len(name) > len(_SUFFIX):
-                        yield name[: -len(_SUFFIX)]
-            return
-        token: str | None = None
-        while True:
-            # One page per worker hop, so a caller that stops early fetches no more.
-            found, token = await self._run_sync(self._list_page_sync, prefix, token, False)
-            for listed in found:
-                yield listed.name
-            if token is None:
-                return
+        async for listed in self._listing(prefix, tree=False):
+            yield listed.name
 
     async def _list_tree(self, prefix: str) -> AsyncIterator[ListedObject]:
+        async for listed in self._listing(prefix, tree=True):
+            yield listed
+
+    async def _listing(self, prefix: str, *, tree: bool) -> AsyncIterator[ListedObject]:
+        """Names under ``prefix``: sessions (one level) or, with ``tree``, all documents."""
         if self._fast is not None:  # obstore lists keys only: no last-modified times
             start = len(self._key_prefix)
             pages = self._fast.list_keys(
@@ -222,12 +210,17 @@ class S3Persistence(SessionPersistence):
             async for keys in pages:
                 for key in keys:
                     name = key[start:]
-                    if name.endswith(_SUFFIX) and len(name) > len(_SUFFIX):
+                    if (
+                        (tree or "/" not in name)
+                        and name.endswith(_SUFFIX)
+                        and len(name) > len(_SUFFIX)
+                    ):
                         yield ListedObject(name[: -len(_SUFFIX)], None)
             return
         token: str | None = None
         while True:
-            found, token = await self._run_sync(self._list_page_sync, prefix, token, True)
+            # One page per worker hop, so a caller that stops early fetches no more.
+            found, token = await self._run_sync(self._list_page_sync, prefix, token, tree)
             for listed in found:
                 yield listed
             if token is None:
