@@ -93,8 +93,19 @@ def fs_backend(root: Path) -> Backend:
     return Backend("filesystem", new)
 
 
-def s3_backend(name: str, server: S3Emulator | None, endpoint: str, bucket: str) -> Backend:
-    """S3 on ``endpoint``; faults only when ``server`` is the fault-injecting emulator."""
+def s3_backend(
+    name: str,
+    server: S3Emulator | None,
+    endpoint: str,
+    bucket: str,
+    *,
+    transport: Literal["boto3", "obstore"] = "boto3",
+) -> Backend:
+    """S3 on ``endpoint``; faults only when ``server`` is the fault-injecting emulator.
+
+    On ``transport="obstore"`` no process is forked: obstore's tokio runtime does not
+    survive a fork of a process that used it (its worker processes are spawned afresh).
+    """
     import boto3
     from botocore.config import Config
 
@@ -120,8 +131,21 @@ def s3_backend(name: str, server: S3Emulator | None, endpoint: str, bucket: str)
 
     def new() -> tuple[SessionPersistence, str | None]:
         prefix = f"m-{uuid.uuid4().hex[:10]}"
+        url = f"s3://{bucket}/{prefix}?region={REGION}"
+        if transport == "obstore":
+            fast = S3Persistence(
+                bucket,
+                prefix,
+                transport="obstore",
+                endpoint_url=endpoint,
+                region=REGION,
+                max_attempts=3,
+                connect_timeout=CLIENT_TIMEOUT,
+                read_timeout=CLIENT_TIMEOUT,
+            )
+            return fast, f"{url}&transport=obstore"
         store = S3Persistence(bucket, prefix, client=client, max_workers=16)
-        return store, f"s3://{bucket}/{prefix}?region={REGION}"
+        return store, url
 
     env = {
         "AWS_ENDPOINT_URL_S3": endpoint,
@@ -136,7 +160,7 @@ def s3_backend(name: str, server: S3Emulator | None, endpoint: str, bucket: str)
     def key_of(store: SessionPersistence, session: str) -> str:
         return f"{store.prefix}/{session}.json"  # type: ignore[attr-defined]
 
-    backend = Backend(name, new, env=env, key_of=key_of)
+    backend = Backend(name, new, env=env, key_of=key_of, forks=transport == "boto3")
     if server is not None:
         actions: dict[FaultName, tuple[Any, int]] = {
             "lost_500": ("apply_then_500", 1),

@@ -172,6 +172,16 @@ def test_keyed_turns_apply_once_on_s3(
     run_search(s3_backend("s3-moto", s3_server, s3_server.endpoint_url, s3_bucket), 8)
 
 
+def test_keyed_turns_apply_once_on_s3_obstore(
+    s3_server: S3Emulator, s3_bucket: str, aws_sandbox: None
+) -> None:
+    pytest.importorskip("obstore")
+    backend = s3_backend(
+        "s3-obstore", s3_server, s3_server.endpoint_url, s3_bucket, transport="obstore"
+    )
+    run_search(backend, 8)
+
+
 @pytest.mark.usefixtures("gcs_sandbox")
 def test_keyed_turns_apply_once_on_gcs(gcs_server: GcsEmulator, gcs_bucket: str) -> None:
     run_search(gcs_backend(gcs_server, gcs_bucket), 8)

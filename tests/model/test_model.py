@@ -34,6 +34,7 @@ BUDGET = {
     "memory": (100, 15),
     "filesystem": (30, 12),
     "s3-moto": (12, 10),
+    "s3-obstore": (12, 10),
     "s3-seaweedfs": (8, 8),
     "gcs": (12, 10),
 }
@@ -67,6 +68,13 @@ def test_model_filesystem(tmp_path: Path) -> None:
 
 def test_model_s3_moto(s3_server: S3Emulator, s3_bucket: str, aws_sandbox: None) -> None:
     run_model(s3_backend("s3-moto", s3_server, s3_server.endpoint_url, s3_bucket))
+
+
+def test_model_s3_obstore(s3_server: S3Emulator, s3_bucket: str, aws_sandbox: None) -> None:
+    pytest.importorskip("obstore")
+    run_model(
+        s3_backend("s3-obstore", s3_server, s3_server.endpoint_url, s3_bucket, transport="obstore")
+    )
 
 
 def test_model_s3_seaweedfs(seaweedfs: S3Server, aws_sandbox: None) -> None:
